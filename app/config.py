@@ -1,0 +1,64 @@
+"""Configuration: defaults, DIGITSERVE_* environment variables, test overrides, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    # Where the ONNX model lives; a missing or broken file stops start-up.
+    "MODEL_PATH": str(REPO_ROOT / "model.onnx"),
+    # onnxruntime intra-op threads per worker. Gunicorn runs one worker per core by default,
+    # so one thread each keeps workers x threads at the CPU count.
+    "ORT_THREADS": 1,
+    # Largest number of images in one /predict/batch request.
+    "MAX_BATCH": 256,
+    # Largest request body in bytes (Flask answers 413 above it). 256 images of 784
+    # pixels written with 4 decimals take about 1.5 MB.
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    # Log level of the digitserve logger (under Gunicorn it follows --log-level instead).
+    "LOG_LEVEL": "INFO",
+    "API_TITLE": "digitserve",
+    "API_VERSION": "1.0.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+}
+
+_POSITIVE_INTS = {"ORT_THREADS": 64, "MAX_BATCH": 100_000, "MAX_CONTENT_LENGTH": 1 << 30}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or out of range."""
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
+    """Apply defaults, then DIGITSERVE_* env vars, then test overrides; validate last.
+
+    :raises ConfigError: if a value has the wrong type or is out of range.
+    """
+    app.config.from_mapping(DEFAULTS)
+    # Values are parsed as JSON: DIGITSERVE_ORT_THREADS=2 arrives as the int 2.
+    app.config.from_prefixed_env("DIGITSERVE")
+    if test_config:
+        app.config.update(test_config)
+    _validate(app.config)
+
+
+def _validate(config: Mapping[str, Any]) -> None:
+    """Check every setting the service reads, so a bad value fails start-up, not a request."""
+    for key, upper in _POSITIVE_INTS.items():
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
+            raise ConfigError(f"{key} must be an integer from 1 to {upper}, got {value!r}")
+    if not isinstance(config["MODEL_PATH"], str) or not config["MODEL_PATH"]:
+        raise ConfigError(f"MODEL_PATH must be a file path, got {config['MODEL_PATH']!r}")
+    if str(config["LOG_LEVEL"]).upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(f"LOG_LEVEL must be a logging level name, got {config['LOG_LEVEL']!r}")

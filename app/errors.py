@@ -1,0 +1,71 @@
+"""Service errors and the JSON error handlers: every error body has one shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+ErrorBody = tuple[dict[str, Any], int, dict[str, str]]
+
+
+class ServiceError(Exception):
+    """An error the service answers with its own status code and message."""
+
+    status_code = 500
+    status = "Internal Server Error"
+
+    def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class ModelUnavailableError(ServiceError):
+    """The model cannot answer right now (a failed inference or warm-up)."""
+
+    status_code = 503
+    status = "Service Unavailable"
+
+
+class ModelLoadError(Exception):
+    """The model file is missing, unreadable or not the digit model; start-up must stop."""
+
+
+class ServiceApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api whose HTTP error bodies always carry a message."""
+
+    def handle_http_exception(self, error: HTTPException) -> ErrorBody:
+        """Answer any HTTPException (400, 404, 405, 413, 415, 422, 500...) as JSON."""
+        payload, status, headers = super().handle_http_exception(error)
+        payload.setdefault("message", _message_for(error))
+        return payload, status, headers
+
+
+def _message_for(error: HTTPException) -> str:
+    """Pick a one-line message: a validation summary, or werkzeug's own description."""
+    if error.code == 422:
+        return "The request body failed validation; see errors."
+    return error.description or error.name
+
+
+def handle_service_error(error: ServiceError) -> ErrorBody:
+    """Answer a ServiceError with the common error shape."""
+    payload: dict[str, Any] = {
+        "code": error.status_code,
+        "status": error.status,
+        "message": error.message,
+    }
+    if error.errors:
+        payload["errors"] = error.errors
+    if error.status_code >= 500:
+        current_app.logger.error("%s: %s", type(error).__name__, error.message)
+    return payload, error.status_code, {}
+
+
+def init_app(app: Flask) -> None:
+    """Register the ServiceError handler (the Api registers the HTTPException one)."""
+    app.register_error_handler(ServiceError, handle_service_error)

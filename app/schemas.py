@@ -1,0 +1,87 @@
+"""Request, response and error schemas: the API contract, and the OpenAPI document's source."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE
+from marshmallow import Schema
+from marshmallow import fields
+
+from app.fields import DigitImage
+from app.fields import DigitImageBatch
+
+
+class PredictRequestSchema(Schema):
+    """Body of POST /predict. Unknown keys are ignored, as the FastAPI service did."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    data = DigitImage(required=True)
+
+
+class BatchRequestSchema(Schema):
+    """Body of POST /predict/batch."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    instances = DigitImageBatch(required=True)
+
+
+class PredictionSchema(Schema):
+    """One image's answer."""
+
+    prediction = fields.Integer(required=True, metadata={"description": "The digit, 0 to 9."})
+    confidence = fields.Float(required=True,
+                              metadata={"description": "Probability of the predicted digit."})
+    probabilities = fields.List(fields.Float(), required=True,
+                                metadata={"description": "Probability of each digit 0-9."})
+
+
+class BatchPredictionSchema(Schema):
+    """Answer of POST /predict/batch, in the order of the instances."""
+
+    predictions = fields.List(fields.Nested(PredictionSchema), required=True)
+    count = fields.Integer(required=True)
+
+
+class MessageSchema(Schema):
+    """Answer of GET /."""
+
+    message = fields.String(required=True)
+    docs = fields.String()
+    openapi = fields.String()
+
+
+class ModelSchema(Schema):
+    """Identity of the loaded model."""
+
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+
+
+class ModelDetailSchema(ModelSchema):
+    """Answer of GET /model: the model card's figures and this worker's session."""
+
+    size_bytes = fields.Integer()
+    input_name = fields.String()
+    output_name = fields.String()
+    threads = fields.Integer(metadata={"description": "onnxruntime intra-op threads."})
+    pid = fields.Integer(metadata={"description": "The worker process that created the session."})
+    load_ms = fields.Float(metadata={"description": "Time to load and warm up the model."})
+    onnxruntime_version = fields.String()
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(),
+                           metadata={"description": "The ONNX file's metadata_props."})
+
+
+class HealthSchema(Schema):
+    """Answer of GET /health, /livez and /readyz."""
+
+    status = fields.String(required=True)
+    model_loaded = fields.Boolean()
+    model = fields.Nested(ModelSchema)
+    pid = fields.Integer(metadata={"description": "The worker process that answered."})
+    session_pid = fields.Integer(
+        metadata={"description": "The process that created this worker's onnxruntime session."})
+    message = fields.String(metadata={"description": "Why the model cannot answer."})

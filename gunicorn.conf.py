@@ -1,0 +1,81 @@
+"""Gunicorn settings for digitserve; every value can be overridden from the environment.
+
+Laid out like Gunicorn's example config. Gunicorn reads every module-level name that matches
+a setting, so helpers here start with an underscore.
+"""
+
+from __future__ import annotations
+
+import os as _os
+import time as _time
+from typing import Any as _Any
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer setting from the environment."""
+    return int(_os.environ.get(name, default))
+
+
+_cpus = len(_os.sched_getaffinity(0))
+
+# Server socket
+bind = _os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+backlog = _env_int("GUNICORN_BACKLOG", 2048)
+
+# Worker processes.
+# One sync worker per core: inference is CPU-bound and holds the core for the whole request,
+# so the 2n+1 rule (meant for workers that wait on I/O) only adds processes that queue for
+# the same cores and each hold a model in memory. perf/ measures this.
+workers = _env_int("GUNICORN_WORKERS", _cpus)
+worker_class = _os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = _env_int("GUNICORN_THREADS", 1)  # only used by the gthread worker class
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 2)  # sync workers close after each response anyway
+# Recycle a worker after this many requests (0 = never), with jitter so they do not all
+# restart at once.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 0)
+# The model is created after the fork, in each worker: never share an onnxruntime session.
+preload_app = False
+# The heartbeat file on tmpfs, so a slow disk cannot make the arbiter kill busy workers.
+worker_tmp_dir = "/dev/shm" if _os.path.isdir("/dev/shm") else None
+
+# Limits on the request line and headers (the body limit is the app's MAX_CONTENT_LENGTH).
+limit_request_line = _env_int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
+limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
+limit_request_field_size = _env_int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
+
+# Logging. The access log is off unless GUNICORN_ACCESSLOG names a file or "-" (stdout);
+# keep it the same across perf runs. %(M)s is the request duration in milliseconds.
+accesslog = _os.environ.get("GUNICORN_ACCESSLOG") or None
+access_log_format = _os.environ.get(
+    "GUNICORN_ACCESS_LOG_FORMAT",
+    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms %(p)s "%(a)s"',
+)
+errorlog = _os.environ.get("GUNICORN_ERRORLOG", "-")
+loglevel = _os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+# Process naming
+proc_name = _os.environ.get("GUNICORN_PROC_NAME", "digitserve")
+
+# Behind a proxy on this host, trust its X-Forwarded-* headers.
+forwarded_allow_ips = _os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Control socket (gunicornc). Several servers on one host need their own paths.
+if "GUNICORN_CONTROL_SOCKET" in _os.environ:
+    control_socket = _os.environ["GUNICORN_CONTROL_SOCKET"]
+control_socket_disable = _os.environ.get("GUNICORN_CONTROL_SOCKET_DISABLE", "") in {"1", "true"}
+
+
+# Server hooks: bookkeeping only.
+def post_fork(server: _Any, worker: _Any) -> None:
+    """Note when the worker started, to log how long its boot took."""
+    worker.boot_started = _time.monotonic()
+
+
+def post_worker_init(worker: _Any) -> None:
+    """Log that a worker has imported the app and loaded its own model."""
+    elapsed_ms = (_time.monotonic() - getattr(worker, "boot_started", _time.monotonic())) * 1000
+    worker.log.info("worker %s ready: app imported and model loaded in %.0f ms", worker.pid,
+                    elapsed_ms)
