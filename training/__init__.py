@@ -1,0 +1,1 @@
+"""Training, export and fixtures for the digitserve MNIST model (needs the `train` extra)."""

@@ -1,0 +1,93 @@
+"""Export the net to one self-contained ONNX file, check it with onnxruntime, add metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import torch
+
+from training.net import DigitNet
+from training.net import DigitProbabilities
+from training.runtime import INPUT_NAME
+from training.runtime import OUTPUT_NAME
+from training.runtime import run_onnx
+from training.runtime import to_input
+
+MAX_ABS_DIFF = 1e-4
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What the card needs to know about the exported file; probabilities come from onnxruntime."""
+
+    path: Path
+    opset: int
+    max_abs_diff: float
+    probabilities: npt.NDArray[np.float32]
+    accuracy: float
+    size_bytes: int
+    sha256: str
+    metadata: dict[str, str]
+
+
+def export_onnx(
+    net: DigitNet,
+    path: Path,
+    images: npt.NDArray[np.uint8],
+    labels: npt.NDArray[np.int64],
+    metadata: dict[str, str],
+) -> ExportReport:
+    """Export `net` plus softmax to `path`, check it against torch on held-out, add metadata.
+
+    `heldout_accuracy` is measured here with onnxruntime and added to `metadata`.
+    :raises AssertionError: if torch and onnxruntime disagree by MAX_ABS_DIFF or more.
+    """
+    model = DigitProbabilities(net).eval()
+    batch = to_input(images)
+    torch.onnx.export(
+        model,
+        (torch.from_numpy(batch[:4]),),
+        path,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch", min=1)}},
+        external_data=False,  # one file: the server loads and hashes model.onnx alone
+        dynamo=True,
+    )
+    path.with_name(path.name + ".data").unlink(missing_ok=True)
+
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(batch)).numpy()
+    probabilities = run_onnx(path, batch)
+    max_abs_diff = float(np.abs(probabilities - expected).max())
+    print(f"torch vs onnxruntime on {len(batch)} held-out digits: max abs diff {max_abs_diff:.3g}")
+    assert max_abs_diff < MAX_ABS_DIFF, f"onnxruntime disagrees with torch: {max_abs_diff}"
+    accuracy = float((probabilities.argmax(1) == labels).mean())
+
+    proto = onnx.load(path)
+    metadata = {**metadata, "heldout_accuracy": f"{accuracy:.4f}"}
+    onnx.helper.set_model_props(proto, metadata)
+    proto.doc_string = metadata["architecture"]
+    proto.model_version = int(metadata["version"].split(".")[0])
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, path)
+
+    # The final bytes must still give the same answers, and are what the hash covers.
+    assert np.array_equal(run_onnx(path, batch), probabilities)
+    data = path.read_bytes()
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    return ExportReport(
+        path=path,
+        opset=opset,
+        max_abs_diff=max_abs_diff,
+        probabilities=probabilities,
+        accuracy=accuracy,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        metadata=metadata,
+    )

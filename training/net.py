@@ -1,0 +1,56 @@
+"""The small CNN that classifies 28x28 digits, and its softmax wrapper for export."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ARCHITECTURE = (
+    "CNN: conv3x3 16-32, maxpool, conv3x3 64, maxpool, conv3x3 128 (each BN+ReLU), "
+    "global avg pool, dropout 0.3, linear 128-10, softmax"
+)
+
+
+def _conv(c_in: int, c_out: int) -> list[nn.Module]:
+    """Return a 3x3 same-padding conv + BatchNorm + ReLU (BN makes a conv bias redundant)."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+class DigitNet(nn.Module):
+    """Map a batch (N, 1, 28, 28) of pixels in [0, 1] to class logits (N, 10)."""
+
+    def __init__(self, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv(1, 16),
+            *_conv(16, 32),
+            nn.MaxPool2d(2),  # 28 -> 14
+            *_conv(32, 64),
+            nn.MaxPool2d(2),  # 14 -> 7
+            *_conv(64, 128),
+            nn.AdaptiveAvgPool2d(1),  # keeps the head tiny: 128 features, not 128*7*7
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(128, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits for a batch of images."""
+        logits: torch.Tensor = self.head(self.features(x))
+        return logits
+
+
+class DigitProbabilities(nn.Module):
+    """Wrap a DigitNet so the exported graph ends in softmax and the server only argmaxes."""
+
+    def __init__(self, net: DigitNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Return class probabilities (N, 10); `image` names the ONNX input."""
+        return torch.softmax(self.net(image), dim=1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Count trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
