@@ -1,0 +1,100 @@
+"""A real Gunicorn, started from the repo's gunicorn.conf.py on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ephemeral_port_reserve
+import pytest
+import requests
+
+from tests.support import REPO_ROOT
+
+
+@dataclass
+class Server:
+    """A running gunicorn: its process, base URL and log file."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def log_text(self) -> str:
+        """Return what gunicorn has written so far."""
+        return self.log.read_text(errors="replace")
+
+
+StartServer = Callable[..., Server]
+
+
+def start_gunicorn(tmp_dir: Path, **env: str) -> Server:
+    """Start `gunicorn wsgi:app` with the repo's config; env entries override the defaults."""
+    port = ephemeral_port_reserve.reserve("127.0.0.1")
+    log = tmp_dir / f"gunicorn-{port}.log"
+    full_env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2",
+                "GUNICORN_CONTROL_SOCKET": str(tmp_dir / f"gunicorn-{port}.ctl"),
+                "GUNICORN_ACCESSLOG": "-", **env}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                                 "wsgi:app"], cwd=REPO_ROOT, env=full_env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    return Server(proc, f"http://127.0.0.1:{port}", log)
+
+
+def wait_ready(server: Server, timeout_s: float = 30.0) -> None:
+    """Poll /readyz until it answers 200; fail at once if gunicorn exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(f"gunicorn exited with {server.proc.returncode}:\n{server.log_text()}")
+        try:
+            if requests.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"gunicorn not ready after {timeout_s} s:\n{server.log_text()}")
+
+
+def stop(server: Server) -> None:
+    """Stop gunicorn gracefully (SIGTERM), killing it only if it hangs."""
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+
+
+@pytest.fixture()
+def gunicorn(tmp_path: Path) -> Iterator[StartServer]:
+    """Return a function that starts gunicorn servers; stop them all afterwards."""
+    servers: list[Server] = []
+
+    def start(**env: str) -> Server:
+        server = start_gunicorn(tmp_path, **env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        stop(server)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Run the service under gunicorn with 2 workers for the session; yield it once ready."""
+    server = start_gunicorn(tmp_path_factory.mktemp("gunicorn"))
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        stop(server)

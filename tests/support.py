@@ -1,0 +1,20 @@
+"""Paths and loaders shared by the unit and integration tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_PATH = REPO_ROOT / "model.onnx"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+Digits = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]
+
+
+def load_heldout() -> Digits:
+    """Return the held-out digits (never seen in training) as (N, 784) in [0, 1], and labels."""
+    with np.load(DATA_DIR / "heldout_digits.npz") as data:
+        return data["images"].astype(np.float64) / 255.0, data["labels"].astype(np.int64)

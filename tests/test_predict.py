@@ -1,0 +1,161 @@
+"""Prediction and error routes through the Flask test client, with the real model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from app import create_app
+from tests.support import Digits
+
+FLAT = [0.5] * 784
+
+
+def assert_error(response: TestResponse, status: int) -> dict[str, Any]:
+    """Check a response is a JSON error of the common shape; return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["code"] == status
+    assert isinstance(body["status"], str) and body["status"]
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+def test_predict_returns_digit_confidence_and_probabilities(
+        client: FlaskClient, digit: tuple[list[float], int]) -> None:
+    pixels, label = digit
+    body = client.post("/predict", json={"data": pixels}).get_json()
+    assert body["prediction"] == label
+    assert len(body["probabilities"]) == 10
+    assert body["confidence"] == max(body["probabilities"])
+    assert body["probabilities"].index(body["confidence"]) == label
+    assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predict_accepts_28x28(client: FlaskClient, digit: tuple[list[float], int]) -> None:
+    pixels, label = digit
+    nested = [pixels[row * 28:(row + 1) * 28] for row in range(28)]
+    flat_answer = client.post("/predict", json={"data": pixels}).get_json()
+    nested_answer = client.post("/predict", json={"data": nested}).get_json()
+    assert nested_answer == flat_answer
+    assert nested_answer["prediction"] == label
+
+
+def test_predict_ignores_unknown_fields(client: FlaskClient,
+                                        digit: tuple[list[float], int]) -> None:
+    response = client.post("/predict", json={"data": digit[0], "client": "old", "extra": [1]})
+    assert response.status_code == 200
+    assert response.get_json()["prediction"] == digit[1]
+
+
+def test_batch_matches_single_predictions(client: FlaskClient, heldout: Digits) -> None:
+    images, labels = heldout
+    instances = images[:32].tolist()
+    body = client.post("/predict/batch", json={"instances": instances}).get_json()
+    assert body["count"] == 32
+    singles = [client.post("/predict", json={"data": image}).get_json() for image in instances[:4]]
+    assert body["predictions"][:4] == singles
+    correct = sum(p["prediction"] == y for p, y in zip(body["predictions"], labels[:32],
+                                                       strict=True))
+    assert correct >= 30
+
+
+def test_batch_of_one_and_of_max(client: FlaskClient) -> None:
+    for size in (1, 256):
+        body = client.post("/predict/batch", json={"instances": [FLAT] * size}).get_json()
+        assert body["count"] == size == len(body["predictions"])
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"image": FLAT}, {"data": None}, {"data": [0.5] * 100}, {"data": [0.5] * 1000},
+    {"data": ["0.5"] * 784}, {"data": [None] * 784}, {"data": [True] * 784},
+    {"data": [[0.5] * 27] * 28}, {"data": [255] * 784}, {"data": [-1] + [0.5] * 783}, [FLAT],
+    "just a string",
+])
+def test_invalid_predict_body_is_422(client: FlaskClient, body: Any) -> None:
+    error = assert_error(client.post("/predict", json=body), 422)
+    assert "json" in error["errors"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_422(client: FlaskClient, literal: str) -> None:
+    raw = "{\"data\": [" + ", ".join(["0.5"] * 783 + [literal]) + "]}"
+    response = client.post("/predict", data=raw, content_type="application/json")
+    error = assert_error(response, 422)
+    assert "NaN and Infinity" in error["errors"]["json"]["data"][0]
+
+
+@pytest.mark.parametrize("raw", ['{"data": [0.5, ', "{data: 1}", "\xff\xfe", "[1, 2]]"])
+def test_malformed_json_is_400(client: FlaskClient, raw: str) -> None:
+    response = client.post("/predict", data=raw.encode("latin-1"), content_type="application/json")
+    assert "not valid JSON" in assert_error(response, 400)["message"]
+
+
+def test_empty_body_is_400(client: FlaskClient) -> None:
+    response = client.post("/predict", data=b"", content_type="application/json")
+    assert "empty" in assert_error(response, 400)["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_wrong_content_type_is_415(client: FlaskClient, content_type: str | None) -> None:
+    response = client.post("/predict", data=b'{"data": []}', content_type=content_type)
+    assert_error(response, 415)
+
+
+def test_json_suffix_media_type_is_accepted(client: FlaskClient,
+                                            digit: tuple[list[float], int]) -> None:
+    raw = client.application.json.dumps({"data": digit[0]})
+    response = client.post("/predict", data=raw, content_type="application/vnd.api+json")
+    assert response.status_code == 200
+
+
+def test_body_over_limit_is_413() -> None:
+    small = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 10_000})
+    response = small.test_client().post("/predict/batch", json={"instances": [FLAT] * 8})
+    assert_error(response, 413)
+
+
+def test_batch_over_limit_is_422(client: FlaskClient) -> None:
+    error = assert_error(client.post("/predict/batch", json={"instances": [FLAT] * 257}), 422)
+    assert "1 to 256" in error["errors"]["json"]["instances"][0]
+
+
+def test_batch_names_bad_instance(client: FlaskClient) -> None:
+    body = {"instances": [FLAT, FLAT, [0.5] * 10]}
+    error = assert_error(client.post("/predict/batch", json=body), 422)
+    assert list(error["errors"]["json"]["instances"]) == ["2"]
+
+
+def test_unknown_path_is_404(client: FlaskClient) -> None:
+    assert_error(client.get("/nope"), 404)
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/predict"), ("put", "/predict/batch"),
+                                              ("post", "/health"), ("delete", "/")])
+def test_wrong_method_is_405(client: FlaskClient, method: str, path: str) -> None:
+    assert_error(getattr(client, method)(path), 405)
+
+
+def test_unexpected_failure_is_json_500_without_trace(
+        app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    quiet = create_app({"PROPAGATE_EXCEPTIONS": False})
+    model = quiet.extensions["digitserve.model"]
+
+    def explode(batch: object) -> object:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(model, "predict", explode)
+    response = quiet.test_client().post("/predict", json={"data": FLAT})
+    body = assert_error(response, 500)
+    assert "secret" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert body["status"] == "Internal Server Error"
+    assert "secret internal detail" in caplog.text
+    # The service keeps serving after the failure.
+    monkeypatch.undo()
+    assert quiet.test_client().post("/predict", json={"data": FLAT}).status_code == 200
