@@ -124,3 +124,13 @@ class DigitImageBatch(fields.Field):  # type: ignore[type-arg]
 def _json_type(value: Any) -> str:
     """Name a parsed JSON value's type the way a client wrote it."""
     return _JSON_TYPES.get(type(value), "number")
+
+
+class FloatList(fields.List):  # type: ignore[type-arg]
+    """A list of floats, dumped as it is: the model layer already made plain Python floats."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Float(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value

@@ -95,15 +95,9 @@ class DigitClassifier:
 
     def predict(self, batch: npt.NDArray[np.float32]) -> list[Prediction]:
         """Classify a batch shaped (N, 1, 28, 28) with values in [0, 1]."""
-        probabilities = self._run(batch)
-        labels = probabilities.argmax(axis=1)
-        confidences = probabilities[np.arange(len(labels)), labels]
-        rounded = np.round(probabilities.astype(np.float64), 6).tolist()
-        return [
-            Prediction(label, round(confidence, 6), row)
-            for label, confidence, row in zip(labels.tolist(), confidences.tolist(), rounded,
-                                              strict=True)
-        ]
+        rows = np.round(self._run(batch).astype(np.float64), 6).tolist()
+        # Plain Python on 10 floats a row beats numpy's per-call overhead at these sizes.
+        return [Prediction(row.index(top), top, row) for row in rows for top in (max(row),)]
 
     def check(self) -> None:
         """Run the warm-up batch and check the answer is a probability distribution.

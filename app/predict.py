@@ -42,7 +42,7 @@ def _document_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 class Predict(MethodView):
     """Classify one image."""
 
-    @blp.arguments(PredictRequestSchema)
+    @blp.arguments(PredictRequestSchema())  # an instance: a class is rebuilt per request
     @blp.response(200, PredictionSchema)
     @_document_errors
     def post(self, body: dict[str, Any]) -> Prediction:
@@ -54,7 +54,7 @@ class Predict(MethodView):
 class PredictBatch(MethodView):
     """Classify several images at once."""
 
-    @blp.arguments(BatchRequestSchema)
+    @blp.arguments(BatchRequestSchema())
     @blp.response(200, BatchPredictionSchema)
     @_document_errors
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from marshmallow import fields
 
 from app.fields import DigitImage
 from app.fields import DigitImageBatch
+from app.fields import FloatList
 
 
 class PredictRequestSchema(Schema):
@@ -34,8 +35,8 @@ class PredictionSchema(Schema):
     prediction = fields.Integer(required=True, metadata={"description": "The digit, 0 to 9."})
     confidence = fields.Float(required=True,
                               metadata={"description": "Probability of the predicted digit."})
-    probabilities = fields.List(fields.Float(), required=True,
-                                metadata={"description": "Probability of each digit 0-9."})
+    probabilities = FloatList(required=True,
+                              metadata={"description": "Probability of each digit 0-9."})
 
 
 class BatchPredictionSchema(Schema):
