@@ -6,8 +6,13 @@ a setting, so helpers here start with an underscore.
 
 from __future__ import annotations
 
+import logging as _logging
 import os as _os
+import shutil as _shutil
+import tempfile as _tempfile
 import time as _time
+from collections.abc import Mapping as _Mapping
+from pathlib import Path as _Path
 from typing import Any as _Any
 
 
@@ -47,14 +52,65 @@ limit_request_fields = _env_int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
 limit_request_field_size = _env_int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
 
 # Logging. The access log is off unless GUNICORN_ACCESSLOG names a file or "-" (stdout);
-# keep it the same across perf runs. %(M)s is the request duration in milliseconds.
+# keep it the same across perf runs. %(M)s is the request duration in milliseconds and
+# %({x-request-id}o)s the id the app returned (the client's, or one it made).
 accesslog = _os.environ.get("GUNICORN_ACCESSLOG") or None
 access_log_format = _os.environ.get(
     "GUNICORN_ACCESS_LOG_FORMAT",
-    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms %(p)s "%(a)s"',
+    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms %(p)s "%(a)s" request_id=%({x-request-id}o)s',
 )
 errorlog = _os.environ.get("GUNICORN_ERRORLOG", "-")
 loglevel = _os.environ.get("GUNICORN_LOGLEVEL", "info")
+# GUNICORN_LOG_FORMAT=json: one JSON object a line, for log shippers; access lines carry
+# their fields (method, path, status, duration_ms, request_id...) as keys.
+_ACCESS_FIELDS = {"remote_addr": "h", "method": "m", "path": "U", "query": "q", "status": "s",
+                  "bytes": "B", "duration_ms": "M", "request_id": "{x-request-id}o",
+                  "user_agent": "a"}
+
+
+def _json_formatter() -> _logging.Formatter:
+    """Build the JSON formatter (python-json-logger), with access-log atoms as fields."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    class AccessJsonFormatter(JsonFormatter):
+        def add_fields(self, log_data: dict[str, _Any], record: _logging.LogRecord,
+                       message_dict: dict[str, _Any]) -> None:
+            super().add_fields(log_data, record, message_dict)
+            if record.name == "gunicorn.access" and isinstance(record.args, _Mapping):
+                log_data.update({key: record.args[atom] for key, atom in _ACCESS_FIELDS.items()})
+
+    return AccessJsonFormatter("%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                               rename_fields={"asctime": "time", "levelname": "level",
+                                              "name": "logger", "process": "pid"})
+
+
+if _os.environ.get("GUNICORN_LOG_FORMAT", "text") == "json":
+    # A logging config replaces errorlog/accesslog: errors go to stderr, access lines (when
+    # GUNICORN_ACCESSLOG is set) to stdout.
+    logconfig_dict = {
+        "root": {"level": "WARNING", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"],
+                               "propagate": False},
+            "gunicorn.access": {"level": "INFO", "propagate": False,
+                                "handlers": ["stdout"] if accesslog else ["null"]},
+        },
+        "formatters": {"json": {"()": _json_formatter}},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "json",
+                       "stream": "ext://sys.stdout"},
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                       "stream": "ext://sys.stderr"},
+            "null": {"class": "logging.NullHandler"},
+        },
+    }
+
+# Metrics. Workers write their samples to one directory that a scrape of any worker reads.
+# prometheus_client picks its storage when a worker imports it, so the variable is set here,
+# in the master, before the first fork.
+_METRICS_PREFIX = "digitserve-metrics-"
+if "PROMETHEUS_MULTIPROC_DIR" not in _os.environ:
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix=_METRICS_PREFIX)
 
 # Process naming
 proc_name = _os.environ.get("GUNICORN_PROC_NAME", "digitserve")
@@ -69,6 +125,14 @@ control_socket_disable = _os.environ.get("GUNICORN_CONTROL_SOCKET_DISABLE", "") 
 
 
 # Server hooks: bookkeeping only.
+def on_starting(server: _Any) -> None:
+    """Empty the metrics directory: samples of an earlier server would be counted again."""
+    metrics_dir = _Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+
+
 def post_fork(server: _Any, worker: _Any) -> None:
     """Note when the worker started, to log how long its boot took."""
     worker.boot_started = _time.monotonic()
@@ -79,3 +143,18 @@ def post_worker_init(worker: _Any) -> None:
     elapsed_ms = (_time.monotonic() - getattr(worker, "boot_started", _time.monotonic())) * 1000
     worker.log.info("worker %s ready: app imported and model loaded in %.0f ms", worker.pid,
                     elapsed_ms)
+
+
+def child_exit(server: _Any, worker: _Any) -> None:
+    """Drop a dead worker's live gauges (in-flight, model info) from the metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: _Any) -> None:
+    """Remove the metrics directory if this config made it (a temporary one)."""
+    metrics_dir = _Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if metrics_dir.parent == _Path(_tempfile.gettempdir()) and metrics_dir.name.startswith(
+            _METRICS_PREFIX):
+        _shutil.rmtree(metrics_dir, ignore_errors=True)

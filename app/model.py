@@ -19,7 +19,7 @@ from flask import current_app
 from app.errors import ModelLoadError
 from app.errors import ModelUnavailableError
 
-_KEY = "digitserve.model"
+KEY = "digitserve.model"
 INPUT_SHAPE = (1, 28, 28)
 N_CLASSES = 10
 
@@ -160,7 +160,7 @@ def _check_interface(session: ort.InferenceSession, path: Path) -> tuple[str, st
 def init_app(app: Flask) -> None:
     """Load the model for this worker process; a bad model stops start-up."""
     model = DigitClassifier.load(Path(app.config["MODEL_PATH"]), threads=app.config["ORT_THREADS"])
-    app.extensions[_KEY] = model
+    app.extensions[KEY] = model
     info = model.info
     app.logger.info("pid %d loaded model %s %s (sha256 %s) from %s in %.0f ms, %d thread(s)",
                     info.pid, info.name, info.version, info.sha256[:12], info.path, info.load_ms,
@@ -169,5 +169,5 @@ def init_app(app: Flask) -> None:
 
 def get_model() -> DigitClassifier:
     """Return the current app's model."""
-    model: DigitClassifier = current_app.extensions[_KEY]
+    model: DigitClassifier = current_app.extensions[KEY]
     return model

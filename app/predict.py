@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
 from app.jsonio import StrictJsonParser
+from app.metrics import time_inference
 from app.model import Prediction
 from app.model import get_model
 from app.preprocess import to_batch
@@ -47,7 +48,9 @@ class Predict(MethodView):
     @_document_errors
     def post(self, body: dict[str, Any]) -> Prediction:
         """Classify one 28x28 image (784 values in [0, 1], flat or nested)."""
-        return get_model().predict(to_batch(body["data"]))[0]
+        batch = to_batch(body["data"])
+        with time_inference(len(batch)):
+            return get_model().predict(batch)[0]
 
 
 @blp.route("/predict/batch")
@@ -59,5 +62,7 @@ class PredictBatch(MethodView):
     @_document_errors
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Classify 1 to MAX_BATCH images in one inference call; answers keep their order."""
-        predictions = get_model().predict(to_batch(body["instances"]))
+        batch = to_batch(body["instances"])
+        with time_inference(len(batch)):
+            predictions = get_model().predict(batch)
         return {"predictions": predictions, "count": len(predictions)}

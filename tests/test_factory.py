@@ -9,6 +9,7 @@ import pytest
 from app import create_app
 from app.config import ConfigError
 from app.errors import ModelLoadError
+from app.model import KEY
 from tests.support import DATA_DIR
 from tests.support import MODEL_PATH
 
@@ -35,7 +36,7 @@ def test_env_model_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     copy.write_bytes(MODEL_PATH.read_bytes())
     monkeypatch.setenv("DIGITSERVE_MODEL_PATH", str(copy))
     app = create_app()
-    assert app.extensions["digitserve.model"].info.path == str(copy)
+    assert app.extensions[KEY].info.path == str(copy)
 
 
 @pytest.mark.parametrize(("key", "value"), [

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.errors import ModelUnavailableError
+from app.model import KEY
 from tests.support import MODEL_PATH
 
 SHA256 = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
@@ -40,7 +41,7 @@ def test_livez_and_readyz(client: FlaskClient) -> None:
 
 def test_failing_model_makes_health_and_readyz_503(
         app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = app.extensions["digitserve.model"]
+    model = app.extensions[KEY]
 
     def fail() -> None:
         raise ModelUnavailableError("inference failed: injected")

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app import create_app
+from app.model import KEY
 from tests.support import Digits
 
 FLAT = [0.5] * 784
@@ -144,7 +145,7 @@ def test_wrong_method_is_405(client: FlaskClient, method: str, path: str) -> Non
 def test_unexpected_failure_is_json_500_without_trace(
         app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     quiet = create_app({"PROPAGATE_EXCEPTIONS": False})
-    model = quiet.extensions["digitserve.model"]
+    model = quiet.extensions[KEY]
 
     def explode(batch: object) -> object:
         raise RuntimeError("secret internal detail")
