@@ -1,0 +1,123 @@
+"""Run one Locust cell headless against a running server, and measure both sides with psutil."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from perf.sampling import TreeSampler
+from perf.sampling import cpu_percent
+from perf.sampling import peak_rss_mb
+from perf.sampling import tree_cpu
+from perf.server import REPO_ROOT
+from perf.server import Server
+from perf.server import ServerConfig
+from perf.server import pin
+
+GENERATOR_BOUND_PCT = 90.0  # Locust above this much of a core cannot be trusted to keep up
+
+
+@dataclass(frozen=True)
+class Load:
+    """How Locust drives one cell."""
+
+    user_class: str
+    users: int
+    duration_s: float
+    processes: int = 1
+    cpus: list[int] | None = None
+    batch_size: int = 32
+    spawn_rate: float = 0.0  # users started per second; 0: all of them within one second
+
+
+def locust_command(load: Load, url: str, csv_prefix: Path) -> list[str]:
+    """Build the headless Locust command line for load against url."""
+    command = [sys.executable, "-m", "locust", "-f", "perf/locustfile.py", "--headless",
+               "-H", url, "-u", str(load.users), "-r", f"{load.spawn_rate or max(load.users, 1):g}",
+               "-t", f"{load.duration_s:g}s", "--csv", str(csv_prefix), "--only-summary",
+               "--loglevel", "WARNING", "--logfile", f"{csv_prefix}_locust.log"]
+    if load.processes > 1:
+        command += ["--processes", str(load.processes)]
+    return [*command, load.user_class]
+
+
+def read_aggregated(csv_prefix: Path) -> dict[str, str]:
+    """Return the Aggregated row of Locust's `<prefix>_stats.csv`."""
+    with open(f"{csv_prefix}_stats.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
+    if not rows:
+        raise RuntimeError(f"no Aggregated row in {csv_prefix}_stats.csv")
+    return rows[0]
+
+
+def load_window(csv_prefix: Path) -> tuple[float, float]:
+    """Return the wall-clock span in which all users ran, from `<prefix>_stats_history.csv`."""
+    with open(f"{csv_prefix}_stats_history.csv", newline="") as handle:
+        stamps = [int(row["Timestamp"]) for row in csv.DictReader(handle)
+                  if int(row["User Count"] or 0) > 0]
+    if not stamps:
+        return 0.0, 0.0
+    # Whole-second stamps: skip the ramp's second when the run is long enough to spare it.
+    return (stamps[0] + 1.0, float(stamps[-1])) if len(stamps) > 3 else (stamps[0], stamps[-1] + 1)
+
+
+def steady_rps(csv_prefix: Path, users: int) -> float:
+    """Return req/s once every user had started (0.0 if that phase was under 2 s long)."""
+    with open(f"{csv_prefix}_stats_history.csv", newline="") as handle:
+        full = [(int(row["Timestamp"]), int(row["Total Request Count"]))
+                for row in csv.DictReader(handle) if int(row["User Count"] or 0) >= users]
+    if len(full) < 3 or full[-1][0] - full[0][0] < 2:
+        return 0.0
+    return (full[-1][1] - full[0][1]) / (full[-1][0] - full[0][0])
+
+
+def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
+             cpus: int) -> dict[str, Any]:
+    """Run Locust once against server; return one summary row (latencies in ms)."""
+    env = {**os.environ, "PERF_BATCH_SIZE": str(load.batch_size), "PERF_MAX_FAIL_RATIO": "1"}
+    before = sum(tree_cpu(server.proc.pid).values())
+    proc = subprocess.Popen(locust_command(load, server.url, csv_prefix), cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    pin(proc.pid, load.cpus)
+    with TreeSampler({"server": server.proc.pid, "locust": proc.pid}) as sampler:
+        code = proc.wait(timeout=load.duration_s + 120)
+    server_cpu_s = sum(tree_cpu(server.proc.pid).values()) - before
+    if code not in (0, 1):  # 1 only means some requests failed
+        raise RuntimeError(f"locust exited with {code}; see {csv_prefix}_locust.log")
+    row = read_aggregated(csv_prefix)
+    first, last = sampler.window(*load_window(csv_prefix))
+    server_pct, _ = cpu_percent(first, last, "server")
+    locust_pct, locust_peak = cpu_percent(first, last, "locust")
+    machine_pct = 100 * (last.machine_busy_s - first.machine_busy_s) / max(last.t - first.t, 1e-9)
+    requests = int(row["Request Count"])
+    failures = int(row["Failure Count"])
+    rss = peak_rss_mb(sampler.samples, "server")
+    return {
+        "config": config.label, "variant": config.variant, "workers": config.workers,
+        "worker_class": config.worker_class, "threads": config.threads,
+        "ort_threads": config.ort_threads, "user_class": load.user_class, "users": load.users,
+        "requests": requests, "failures": failures,
+        "error_ratio": failures / requests if requests else 1.0,
+        "rps": float(row["Requests/s"]),
+        "steady_rps": steady_rps(csv_prefix, load.users),
+        "images_per_s": float(row["Requests/s"]) * (load.batch_size
+                                                    if load.user_class == "BatchUser" else 1),
+        "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]), "p99_ms": float(row["99%"]),
+        "max_ms": float(row["Max Response Time"]), "avg_ms": float(row["Average Response Time"]),
+        "server_cpu_pct": server_pct,
+        "server_us_per_req": 1e6 * server_cpu_s / requests if requests else 0.0,
+        "rss_per_worker_mb": sum(rss) / len(rss) if rss else 0.0,
+        "rss_total_mb": sum(rss),
+        "locust_cpu_pct": locust_pct, "locust_peak_proc_pct": locust_peak,
+        "machine_cpu_pct": machine_pct,
+        "other_cpu_pct": max(machine_pct - server_pct - locust_pct, 0.0), "cpus": cpus,
+        "machine_cpus": psutil.cpu_count() or cpus,
+        "generator_bound": locust_peak > GENERATOR_BOUND_PCT,
+    }
