@@ -30,7 +30,9 @@ backlog = _env_int("GUNICORN_BACKLOG", 2048)
 # Worker processes.
 # One sync worker per core: inference is CPU-bound and holds the core for the whole request,
 # so the 2n+1 rule (meant for workers that wait on I/O) only adds processes that queue for
-# the same cores and each hold a model in memory. perf/ measures this.
+# the same cores and each hold a model in memory. Sync workers close the connection after
+# every response; for clients that keep connections open, `gthread` with a few threads saves
+# the connect/accept/close per request (perf/README.md measures both: run the sweep).
 workers = _env_int("GUNICORN_WORKERS", _cpus)
 worker_class = _os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = _env_int("GUNICORN_THREADS", 1)  # only used by the gthread worker class
