@@ -13,6 +13,7 @@ from flask.json.provider import JSONProvider
 from flask_smorest import abort
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -51,6 +52,10 @@ class StrictJsonParser(FlaskParser):
                 f"Content-Type must be application/json, got {req.mimetype or 'none'!r}."
             )
         body = req.get_data(cache=True)
+        limit = req.max_content_length
+        if req.content_length is None and limit is not None and len(body) >= limit:
+            # A chunked body is cut at the limit rather than refused; refuse it here.
+            raise RequestEntityTooLarge()
         if not body:
             abort(400, message="The request body is empty; send a JSON object.")
         try:

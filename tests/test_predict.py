@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -160,3 +161,13 @@ def test_unexpected_failure_is_json_500_without_trace(
     # The service keeps serving after the failure.
     monkeypatch.undo()
     assert quiet.test_client().post("/predict", json={"data": FLAT}).status_code == 200
+
+
+def test_chunked_body_over_limit_is_413() -> None:
+    small = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 10_000})
+    body = b'{"data": [' + b"0.5," * 5_000 + b"0.5]}"
+    headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    response = small.test_client().post("/predict", input_stream=io.BytesIO(body),
+                                        environ_overrides={"wsgi.input_terminated": True},
+                                        headers=headers)
+    assert_error(response, 413)

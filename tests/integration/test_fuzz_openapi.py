@@ -1,0 +1,48 @@
+"""Fuzz every operation of the published OpenAPI document: no input may get a 5xx."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+from tests.integration.conftest import Server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def published_schema(live_server: Server) -> OpenApiSchema:
+    """Load the OpenAPI document the running server publishes."""
+    return schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
+
+
+def test_no_input_gets_a_server_error(published_schema: OpenApiSchema) -> None:
+    operations = [result.ok() for result in published_schema.get_all_operations()]
+    assert len(operations) == 7
+    # Valid inputs (positive), and for the routes with a body, bodies that break the schema
+    # on purpose (negative).
+    for operation, mode in itertools.product(operations, schemathesis.GenerationMode):
+        if mode is schemathesis.GenerationMode.NEGATIVE and operation.method.upper() != "POST":
+            continue
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=40, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def answer_without_5xx(case: schemathesis.Case) -> None:
+            response = case.call()
+            assert response.status_code < 500, (case.as_curl_command(), response.text[:300])
+            case.validate_response(response, checks=[not_a_server_error])
+
+        answer_without_5xx()
+
+
+def test_server_still_ready_after_fuzzing(live_server: Server) -> None:
+    assert requests.get(f"{live_server.url}/readyz", timeout=5).status_code == 200
