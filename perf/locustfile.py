@@ -15,6 +15,7 @@ import orjson
 from locust import FastHttpUser
 from locust import between
 from locust import constant
+from locust import constant_throughput
 from locust import events
 from locust import tag
 from locust import task
@@ -191,3 +192,15 @@ class LivezUser(DigitUser):
     def livez(self) -> None:
         """Ask whether the worker is alive."""
         self.get_json("/livez", "status", "alive")
+
+
+class SoakUser(DigitUser):
+    """Predict at a fixed pace (PERF_SOAK_USER_RPS requests/s per user): the soak's load."""
+
+    wait_time = constant_throughput(float(os.environ.get("PERF_SOAK_USER_RPS", "10")))
+
+    @tag("predict")
+    @task
+    def digit(self) -> None:
+        """Classify a held-out digit."""
+        self.predict_digit()
