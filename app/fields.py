@@ -16,15 +16,15 @@ PIXELS = SIDE * SIDE
 _NUMBERS = frozenset({int, float})  # exact types: bool is an int subclass and is refused
 _JSON_TYPES = {str: "string", bool: "boolean", type(None): "null", list: "array", dict: "object"}
 
+_PIXEL_DOC = {"type": "number", "minimum": 0, "maximum": 1}
 _IMAGE_DOC = {
     "description": f"One image: {PIXELS} pixel values in [0, 1] row by row, or {SIDE} rows of "
                    f"{SIDE}; white digit on black, as in MNIST.",
-    "type": "array",
-    "items": {"oneOf": [{"type": "number", "minimum": 0, "maximum": 1},
-                        {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
-                         "minItems": SIDE, "maxItems": SIDE}]},
-    "minItems": SIDE,
-    "maxItems": PIXELS,
+    "oneOf": [
+        {"type": "array", "items": _PIXEL_DOC, "minItems": PIXELS, "maxItems": PIXELS},
+        {"type": "array", "minItems": SIDE, "maxItems": SIDE,
+         "items": {"type": "array", "items": _PIXEL_DOC, "minItems": SIDE, "maxItems": SIDE}},
+    ],
 }
 
 
