@@ -2,85 +2,146 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import field
+from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 import requests
 
+from app.model import DigitClassifier
+from tests.support import MODEL_PATH
 from tests.support import load_heldout
 
+# Errors meaning "no worker ever took this connection": the listener was closed (refused) or
+# the connection was still in the accept queue when the last listening socket closed (reset).
+UNSERVED = frozenset({"ConnectionRefusedError", "ConnectionResetError"})
 
-@dataclass
-class Outcomes:
-    """What the load client saw: successes, failures by kind, refused connections."""
 
-    ok: int = 0
-    failures: Counter[str] = field(default_factory=Counter)
-    refused: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One request: when it ran (time.monotonic()) and how it ended."""
 
-    def add(self, kind: str) -> None:
-        """Count one outcome ("ok", "refused" or a failure kind)."""
-        with self.lock:
-            if kind == "ok":
-                self.ok += 1
-            elif kind == "refused":
-                self.refused += 1
-            else:
-                self.failures[kind] += 1
+    started: float
+    ended: float
+    status: int | None = None  # None when no response came back
+    correct: bool = False  # a 200 whose label is the true one
+    error: str | None = None  # the root exception's type name, when no response came back
 
     @property
-    def failed(self) -> int:
-        """Return how many requests failed (refused connections excluded)."""
-        return sum(self.failures.values())
+    def ok(self) -> bool:
+        """Return whether the request got a 200 with the right label."""
+        return self.status == 200 and self.correct
+
+    @property
+    def kind(self) -> str:
+        """Name the outcome for counting: "ok", "status 503", "wrong label" or an error."""
+        if self.error is not None:
+            return self.error
+        if self.status != 200:
+            return f"status {self.status}"
+        return "ok" if self.correct else "wrong label"
+
+
+def count(outcomes: Iterable[Outcome]) -> Counter[str]:
+    """Count outcomes by kind."""
+    return Counter(outcome.kind for outcome in outcomes)
+
+
+def failures(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    """Return the failed requests: any exception, any non-200, any wrong label."""
+    return [outcome for outcome in outcomes if not outcome.ok]
+
+
+@functools.cache
+def right_digits(n: int = 64) -> tuple[tuple[str, int], ...]:
+    """Return n held-out digits the real model gets right, as JSON bodies and labels."""
+    images, labels = load_heldout()
+    model = DigitClassifier.load(Path(MODEL_PATH), threads=1)
+    batch = images[: 2 * n].astype(np.float32).reshape(-1, 1, 28, 28)
+    predicted = [p.prediction for p in model.predict(batch)]
+    chosen = [i for i in range(len(predicted)) if predicted[i] == labels[i]][:n]
+    if len(chosen) < n:
+        raise RuntimeError(f"the model gets only {len(chosen)} of {2 * n} held-out digits right")
+    bodies = [json.dumps({"data": images[i].tolist()}) for i in chosen]
+    return tuple(zip(bodies, (int(labels[i]) for i in chosen), strict=True))
+
+
+def root_error(error: BaseException) -> str:
+    """Return the type name of the innermost exception behind a requests error."""
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    return type(error).__name__
 
 
 class LoadClient:
-    """Send real digits to /predict from a few threads until stopped (or a hard deadline).
+    """Send real digits to /predict from a few threads until stopped or a hard deadline passes.
 
-    Each request uses its own connection, as sync workers close them anyway.
+    Each request uses its own connection (sync workers close it anyway) and requests does no
+    retries, so every failure is recorded.
     """
 
     def __init__(self, base_url: str, threads: int = 2, max_seconds: float = 60.0) -> None:
-        images, labels = load_heldout()
-        self._bodies = [({"data": images[i].tolist()}, int(labels[i])) for i in range(50)]
         self.url = f"{base_url}/predict"
-        self.outcomes = Outcomes()
+        self._digits = right_digits()
+        self._outcomes: list[Outcome] = []
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._deadline = time.monotonic() + max_seconds
         self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True)
                          for n in range(threads)]
 
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Return a snapshot of every outcome so far, in completion order."""
+        with self._lock:
+            return list(self._outcomes)
+
+    def done(self) -> int:
+        """Return how many requests have finished."""
+        with self._lock:
+            return len(self._outcomes)
+
+    def wait_for_more(self, n: int, timeout_s: float = 30.0) -> None:
+        """Block until n more requests have finished.
+
+        :raises TimeoutError: if they have not after timeout_s, or the client stopped.
+        """
+        target = self.done() + n
+        deadline = time.monotonic() + timeout_s
+        while self.done() < target:
+            if time.monotonic() > deadline or not any(t.is_alive() for t in self._threads):
+                raise TimeoutError(f"{self.done()} of {target} requests done: "
+                                   f"{count(self.outcomes)}")
+            time.sleep(0.02)
+
     def _run(self, offset: int) -> None:
         i = offset
         while not self._stop.is_set() and time.monotonic() < self._deadline:
-            body, label = self._bodies[i % len(self._bodies)]
+            body, label = self._digits[i % len(self._digits)]
             i += 1
-            self.outcomes.add(self._send(body, label))
+            outcome = self._send(body, label)
+            with self._lock:
+                self._outcomes.append(outcome)
+            if outcome.error is not None:
+                time.sleep(0.05)  # a refused connection returns at once: do not spin
 
-    def _send(self, body: dict[str, list[float]], label: int) -> str:
+    def _send(self, body: str, label: int) -> Outcome:
+        started = time.monotonic()
         try:
-            with requests.post(self.url, json=body, timeout=10) as response:
-                if response.status_code != 200:
-                    return f"status {response.status_code}"
-                # The first 50 held-out digits are all classified right at rest.
-                return "ok" if response.json()["prediction"] == label else "wrong label"
-        except requests.ConnectionError as error:
-            return "refused" if "refused" in str(error).lower() else type(error).__name__
+            with requests.post(self.url, data=body, timeout=10,
+                               headers={"Content-Type": "application/json"}) as response:
+                correct = (response.status_code == 200
+                           and response.json().get("prediction") == label)
+                return Outcome(started, time.monotonic(), response.status_code, correct)
         except requests.RequestException as error:
-            return type(error).__name__
-
-    def wait_for(self, requests_done: int, timeout_s: float = 20.0) -> None:
-        """Block until at least requests_done requests have finished."""
-        deadline = time.monotonic() + timeout_s
-        while self.outcomes.ok + self.outcomes.failed < requests_done:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"only {self.outcomes.ok} requests done")
-            time.sleep(0.02)
+            return Outcome(started, time.monotonic(), error=root_error(error))
 
     def __enter__(self) -> LoadClient:
         for thread in self._threads:

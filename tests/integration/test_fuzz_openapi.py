@@ -33,7 +33,9 @@ def published_schema(live_server: Server) -> OpenApiSchema:
     return schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
 
 
-def test_every_input_is_answered_as_documented(published_schema: OpenApiSchema) -> None:
+def test_every_input_is_answered_as_documented(live_server: Server,
+                                               published_schema: OpenApiSchema) -> None:
+    log_start = len(live_server.log_text())
     operations = [result.ok() for result in published_schema.get_all_operations()]
     assert len(operations) == 7
     # Valid inputs (positive), and for the routes with a body, bodies that break the schema
@@ -52,6 +54,7 @@ def test_every_input_is_answered_as_documented(published_schema: OpenApiSchema) 
 
         answer_without_5xx()
 
-
-def test_server_still_ready_after_fuzzing(live_server: Server) -> None:
+    # The server is still ready, and no worker died or was killed on the way.
     assert requests.get(f"{live_server.url}/readyz", timeout=5).status_code == 200
+    log = live_server.log_text()[log_start:]
+    assert "Worker (pid:" not in log and "Traceback" not in log, log[-3000:]
