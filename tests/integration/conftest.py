@@ -57,7 +57,7 @@ def wait_ready(server: Server, timeout_s: float = 30.0) -> None:
         try:
             if requests.get(f"{server.url}/readyz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or workers still booting
             pass
         time.sleep(0.1)
     pytest.fail(f"gunicorn not ready after {timeout_s} s:\n{server.log_text()}")
@@ -68,7 +68,7 @@ def stop(server: Server) -> None:
     if server.proc.poll() is None:
         server.proc.terminate()
         try:
-            server.proc.wait(timeout=15)
+            server.proc.wait(timeout=35)  # over the 30 s graceful timeout
         except subprocess.TimeoutExpired:
             server.proc.kill()
             server.proc.wait()
