@@ -6,6 +6,7 @@ a setting, so helpers here start with an underscore.
 
 from __future__ import annotations
 
+import atexit as _atexit
 import logging as _logging
 import os as _os
 import shutil as _shutil
@@ -133,6 +134,10 @@ def on_starting(server: _Any) -> None:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
+    # on_exit is skipped when Gunicorn 27 dies halting twice (two workers failing to boot
+    # at once exits 1 with a traceback); atexit still runs. Workers inherit the handler,
+    # hence the master's pid.
+    _atexit.register(_remove_metrics_dir, _os.getpid())
 
 
 def post_fork(server: _Any, worker: _Any) -> None:
@@ -156,6 +161,13 @@ def child_exit(server: _Any, worker: _Any) -> None:
 
 def on_exit(server: _Any) -> None:
     """Remove the metrics directory if this config made it (a temporary one)."""
+    _remove_metrics_dir(_os.getpid())
+
+
+def _remove_metrics_dir(master_pid: int) -> None:
+    """Remove the metrics directory, in the master only, if it is a temporary one we made."""
+    if _os.getpid() != master_pid:
+        return
     metrics_dir = _Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"])
     if metrics_dir.parent == _Path(_tempfile.gettempdir()) and metrics_dir.name.startswith(
             _METRICS_PREFIX):
