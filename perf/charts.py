@@ -9,6 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 Rows = list[dict[str, Any]]
 
@@ -19,6 +21,16 @@ def series(summary: Rows, *keys: str) -> dict[tuple[Any, ...], Rows]:
     for row in sorted(summary, key=lambda r: (r["workers"], r["users"])):
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
     return groups
+
+
+def _finish(fig: Figure, ax: Axes, path: Path) -> None:
+    """Start the y axis at 0, add a grid and legend, save the figure and free it."""
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def throughput_vs_workers(summary: Rows, path: Path) -> None:
@@ -35,12 +47,7 @@ def throughput_vs_workers(summary: Rows, path: Path) -> None:
     ax.set(xlabel="gunicorn workers", ylabel="requests/s (median, min-max)",
            title="Throughput vs workers (red ring: generator-bound)")
     ax.set_xticks(sorted({r["workers"] for r in summary}))
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _finish(fig, ax, path)
 
 
 def latency_vs_workers(summary: Rows, path: Path, slo: float) -> None:
@@ -77,12 +84,7 @@ def throughput_vs_p99(summary: Rows, path: Path, slo: float) -> None:
     ax.axvline(slo, color="red", linewidth=1, label=f"p99 budget {slo:g} ms")
     ax.set(xlabel="p99 ms (labels: users)", ylabel="requests/s",
            title="Throughput vs p99 per config")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _finish(fig, ax, path)
 
 
 def write_charts(out: Path, summary: Rows, slo: float) -> list[str]:
