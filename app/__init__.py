@@ -7,16 +7,16 @@ from typing import Any
 
 from flask import Flask
 
-from app import errors
-from app import health
-from app import info
-from app import jsonio
-from app import logs
-from app import metrics
-from app import model
-from app import predict
-from app import requestid
 from app.config import load_config
+from app.inference import model
+from app.routes import health
+from app.routes import info
+from app.routes import predict
+from app.web import errors
+from app.web import jsonio
+from app.web import logs
+from app.web import metrics
+from app.web import requestid
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

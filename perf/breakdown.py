@@ -24,8 +24,8 @@ from marshmallow import fields
 from marshmallow import validate
 
 from app import create_app
-from app.model import get_model
-from app.preprocess import to_batch
+from app.inference.model import get_model
+from app.inference.preprocess import to_batch
 from app.schemas import BatchPredictionSchema
 from app.schemas import BatchRequestSchema
 from app.schemas import PredictionSchema

@@ -8,8 +8,8 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError
-from app.errors import ModelLoadError
-from app.model import KEY
+from app.inference.model import KEY
+from app.web.errors import ModelLoadError
 from tests.support import DATA_DIR
 from tests.support import MODEL_PATH
 

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.errors import ModelUnavailableError
-from app.model import KEY
+from app.inference.model import KEY
+from app.web.errors import ModelUnavailableError
 from tests.support import MODEL_PATH
 
 SHA256 = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from app.model import DigitClassifier
-from app.preprocess import to_batch
+from app.inference.model import DigitClassifier
+from app.inference.preprocess import to_batch
 from tests.support import MODEL_PATH
 from tests.support import Digits
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.model import KEY
+from app.inference.model import KEY
 from tests.support import Digits
 
 FLAT = [0.5] * 784

@@ -15,7 +15,7 @@ from types import TracebackType
 import numpy as np
 import requests
 
-from app.model import DigitClassifier
+from app.inference.model import DigitClassifier
 from tests.support import MODEL_PATH
 from tests.support import load_heldout
 

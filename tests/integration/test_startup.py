@@ -50,7 +50,8 @@ def test_broken_model_stops_gunicorn(gunicorn: StartServer, tmp_path: Path, kind
     # a traceback (exit 1) that still says "Worker failed to boot."
     assert code != 0 and elapsed < 10
     assert "Worker failed to boot" in log
-    errors = [line for line in log.splitlines() if line.startswith("app.errors.ModelLoadError: ")]
+    errors = [line for line in log.splitlines()
+              if line.startswith("app.web.errors.ModelLoadError: ")]
     assert errors, log
     assert MESSAGES[kind].format(path=path) in errors[0]
     if kind == "truncated":

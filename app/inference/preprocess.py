@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from app.model import INPUT_SHAPE
+from app.inference.model import INPUT_SHAPE
 
 
 def to_batch(pixels: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:

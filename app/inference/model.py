@@ -16,8 +16,8 @@ import onnxruntime as ort
 from flask import Flask
 from flask import current_app
 
-from app.errors import ModelLoadError
-from app.errors import ModelUnavailableError
+from app.web.errors import ModelLoadError
+from app.web.errors import ModelUnavailableError
 
 KEY = "digitserve.model"
 INPUT_SHAPE = (1, 28, 28)

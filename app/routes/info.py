@@ -7,8 +7,8 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.model import ModelInfo
-from app.model import get_model
+from app.inference.model import ModelInfo
+from app.inference.model import get_model
 from app.schemas import MessageSchema
 from app.schemas import ModelDetailSchema
 

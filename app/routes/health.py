@@ -8,9 +8,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.errors import ModelUnavailableError
-from app.model import get_model
+from app.inference.model import get_model
 from app.schemas import HealthSchema
+from app.web.errors import ModelUnavailableError
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and health")
 

@@ -9,15 +9,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
-from app.jsonio import StrictJsonParser
-from app.metrics import time_inference
-from app.model import Prediction
-from app.model import get_model
-from app.preprocess import to_batch
+from app.inference.model import Prediction
+from app.inference.model import get_model
+from app.inference.preprocess import to_batch
 from app.schemas import BatchPredictionSchema
 from app.schemas import BatchRequestSchema
 from app.schemas import PredictionSchema
 from app.schemas import PredictRequestSchema
+from app.web.jsonio import StrictJsonParser
+from app.web.metrics import time_inference
 
 
 class JsonBlueprint(Blueprint):  # type: ignore[misc]

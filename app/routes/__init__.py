@@ -1,0 +1,1 @@
+"""HTTP routes: one blueprint module per way in."""

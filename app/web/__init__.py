@@ -1,0 +1,1 @@
+"""Web plumbing: errors, JSON, request ids, metrics and logs."""
