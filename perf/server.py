@@ -122,13 +122,18 @@ def warm_up(server: Server, seconds: float, workers: int) -> None:
 
 def stop(server: Server) -> None:
     """Stop gunicorn gracefully (SIGTERM), killing it only if it hangs."""
-    if server.proc.poll() is None:
-        server.proc.terminate()
+    stop_process(server.proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server process gracefully (SIGTERM), killing it only if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            server.proc.wait(timeout=20)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
