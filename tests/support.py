@@ -21,6 +21,12 @@ def load_heldout() -> Digits:
         return data["images"].astype(np.float64) / 255.0, data["labels"].astype(np.int64)
 
 
+def load_heldout_pixels() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Return the held-out digits as stored: uint8 rows of 784 pixels, and labels."""
+    with np.load(DATA_DIR / "heldout_digits.npz") as data:
+        return data["images"], data["labels"].astype(np.int64)
+
+
 def sample_value(metrics_text: str, metric: str, /, **labels: str) -> float:
     """Sum the samples called metric whose labels include the given ones (0 if none)."""
     return sum(
