@@ -61,7 +61,10 @@ def test_model_card(client: FlaskClient) -> None:
     assert body["sha256"] == SHA256
     assert body["size_bytes"] == MODEL_PATH.stat().st_size < 1_000_000
     assert body["threads"] == 1
-    assert float(body["metadata"]["heldout_accuracy"]) >= 0.97
+    assert body["version"] == body["metadata"]["version"] == "2.0.0"
+    for figure in ("heldout_accuracy", "transformed_accuracy", "ece", "noise_mean_confidence"):
+        assert float(body["metadata"][figure]) >= 0
+    assert float(body["metadata"]["heldout_accuracy"]) >= 0.99
     assert body["input_name"] and body["output_name"]
 
 

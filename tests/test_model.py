@@ -24,6 +24,7 @@ def test_identity(model: DigitClassifier) -> None:
     assert model.info.pid == os.getpid()
     assert model.info.load_ms > 0
     assert model.info.name == "digitserve-mnist-cnn"
+    assert model.info.version == "2.0.0"
 
 
 def test_to_batch_shape_and_dtype() -> None:
@@ -48,7 +49,7 @@ def test_heldout_accuracy_matches_model_card(model: DigitClassifier, heldout: Di
     predicted = np.array([p.prediction for p in model.predict(to_batch(images))])
     accuracy = float((predicted == labels).mean())
     assert len(labels) == 1000
-    assert accuracy >= 0.97
+    assert accuracy >= 0.99
     assert accuracy == pytest.approx(float(model.info.metadata["heldout_accuracy"]), abs=1e-3)
 
 
