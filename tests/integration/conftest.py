@@ -15,6 +15,7 @@ import ephemeral_port_reserve
 import pytest
 import requests
 
+from tests import system_packages
 from tests.support import REPO_ROOT
 
 
@@ -32,6 +33,14 @@ class Server:
 
 
 StartServer = Callable[..., Server]
+
+
+def system_command(name: str) -> Path:
+    """Return where a command from tests/system-packages.txt is; fail the test if missing."""
+    try:
+        return system_packages.require(name)
+    except system_packages.MissingPackageError as missing:
+        pytest.fail(str(missing), pytrace=False)
 
 
 def start_gunicorn(tmp_dir: Path, **env: str) -> Server:
