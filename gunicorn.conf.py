@@ -134,10 +134,10 @@ def on_starting(server: _Any) -> None:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
-    # on_exit is skipped when Gunicorn 27 dies halting twice (two workers failing to boot
-    # at once exits 1 with a traceback); atexit still runs. Workers inherit the handler,
-    # hence the master's pid.
+    # on_exit is skipped when the master dies another way (an error in its main loop exits
+    # without it); atexit still runs. Workers inherit the handler, hence the master's pid.
     _atexit.register(_remove_metrics_dir, _os.getpid())
+    _halt_once(server)
 
 
 def post_fork(server: _Any, worker: _Any) -> None:
@@ -172,3 +172,35 @@ def _remove_metrics_dir(master_pid: int) -> None:
     if metrics_dir.parent == _Path(_tempfile.gettempdir()) and metrics_dir.name.startswith(
             _METRICS_PREFIX):
         _shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _halt_once(arbiter: _Any) -> None:
+    """Make a failed worker boot stop Gunicorn with exit status 3 however many workers fail.
+
+    Gunicorn 27.0.1 halts with WORKER_BOOT_ERROR (3) when it reaps a worker that failed to
+    boot, and halt() stops the other workers, reaping them with the same reap_workers().
+    When one of them failed to boot too (with a bad model, all do, within milliseconds),
+    that raises HaltServer a second time, out of halt() itself: the master dies with a
+    traceback and exit status 1, before on_exit. So once the master is stopping, a worker
+    that failed to boot is reaped like any other exited worker.
+    """
+    from gunicorn.errors import HaltServer
+
+    stop, reap_workers = arbiter.stop, arbiter.reap_workers
+    stopping = False
+
+    def stop_noted(graceful: bool = True) -> None:
+        nonlocal stopping
+        stopping = True
+        stop(graceful)
+
+    def reap_once_stopping() -> None:
+        while True:  # after a swallowed HaltServer, reap the remaining exited workers too
+            try:
+                reap_workers()
+                return
+            except HaltServer:
+                if not stopping:
+                    raise
+
+    arbiter.stop, arbiter.reap_workers = stop_noted, reap_once_stopping

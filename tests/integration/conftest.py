@@ -47,7 +47,9 @@ def start_gunicorn(tmp_dir: Path, **env: str) -> Server:
     """Start `gunicorn wsgi:app` with the repo's config; env entries override the defaults."""
     port = ephemeral_port_reserve.reserve("127.0.0.1")
     log = tmp_dir / f"gunicorn-{port}.log"
-    full_env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2",
+    # Each server makes its own metrics directory, unless a test names one.
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    full_env = {**inherited, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2",
                 "GUNICORN_CONTROL_SOCKET": str(tmp_dir / f"gunicorn-{port}.ctl"),
                 "GUNICORN_ACCESSLOG": "-", **env}
     with log.open("wb") as out:
