@@ -74,6 +74,17 @@ def wait_ready(server: Server, timeout_s: float = 30.0) -> None:
     pytest.fail(f"gunicorn not ready after {timeout_s} s:\n{server.log_text()}")
 
 
+def wait_for_line(server: Server, fragment: str, timeout_s: float = 5.0) -> str:
+    """Return the first log line containing fragment, polling while the worker writes it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in server.log_text().splitlines():
+            if fragment in line:
+                return line
+        time.sleep(0.05)
+    pytest.fail(f"no log line with {fragment!r}:\n{server.log_text()}")
+
+
 def stop(server: Server) -> None:
     """Stop gunicorn gracefully (SIGTERM), killing it only if it hangs."""
     if server.proc.poll() is None:

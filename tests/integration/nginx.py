@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import ephemeral_port_reserve
 
@@ -31,6 +33,15 @@ class Nginx:
         """Return nginx's start-up, error and access logs."""
         return "\n".join(path.read_text(errors="replace")
                          for path in sorted(self.tmp.glob("nginx*.log")))
+
+
+@dataclass
+class Answer:
+    """One raw HTTP response: status, headers (lower-case names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
 def render(tmp: Path, listen: int, upstream: str, changes: Mapping[str, str]) -> Path:
@@ -88,3 +99,28 @@ def running_nginx(tmp: Path, upstream: str,
         except subprocess.TimeoutExpired:
             nginx.kill()
             nginx.wait()
+
+
+def exchange(url: str, request: bytes, timeout_s: float = 10.0) -> Answer:
+    """Send raw bytes; read one response, up to the end of its body (not to EOF).
+
+    nginx keeps reading, then lingers, after refusing a request whose body it did not take.
+    """
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=timeout_s) as conn:
+        conn.sendall(request)
+        data = b""
+        while True:
+            head, separator, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+            if separator and length and len(body) >= int(length[1]):
+                break
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    assert separator, f"no HTTP response: {data!r}"
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip()
+               for name, _, value in (line.partition(":") for line in lines)}
+    return Answer(int(status_line.split(" ")[1]), headers, body)

@@ -126,26 +126,6 @@ def test_nginx_shields_sync_workers_from_slow_clients(front: Front) -> None:
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
 
 
-def test_nginx_refuses_big_bodies_as_json(front: Front) -> None:
-    address = urlsplit(front.url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
-        # Only the headers: nginx refuses on Content-Length, before any body.
-        conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 5000000\r\nConnection: close\r\n\r\n")
-        response = conn.recv(65536)
-        # Read up to the end of the body, not to EOF: nginx lingers for the unsent body.
-        while (length := re.search(rb"Content-Length: (\d+)", response)) is None or len(
-                response.partition(b"\r\n\r\n")[2]) < int(length[1]):
-            chunk = conn.recv(65536)
-            assert chunk, response
-            response += chunk
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413"), response
-    assert b"Content-Type: application/json" in head, response
-    assert json.loads(body)["code"] == 413
-    assert b"POST /predict" not in front.server.log.read_bytes()  # Gunicorn never saw it
-
-
 def test_nginx_forwards_the_request_id(front: Front) -> None:
     given = requests.get(f"{front.url}/livez", headers={"X-Request-ID": "trace-42"}, timeout=5)
     assert given.headers["X-Request-ID"] == "trace-42"
