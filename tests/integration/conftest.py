@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from tests.support import REPO_ROOT
 
 @dataclass
 class Server:
-    """A running gunicorn: its process, base URL and log file."""
+    """A running gunicorn: its process, base URL and log file (stdout, and stderr unless split)."""
 
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
+    errlog: Path | None = None
 
     def log_text(self) -> str:
         """Return what gunicorn has written so far."""
@@ -43,20 +45,25 @@ def system_command(name: str) -> Path:
         pytest.fail(str(missing), pytrace=False)
 
 
-def start_gunicorn(tmp_dir: Path, **env: str) -> Server:
-    """Start `gunicorn wsgi:app` with the repo's config; env entries override the defaults."""
+def start_gunicorn(tmp_dir: Path, *, split_stderr: bool = False, **env: str) -> Server:
+    """Start `gunicorn wsgi:app` with the repo's config; env entries override the defaults.
+
+    With split_stderr, stderr goes to a file of its own (Server.errlog).
+    """
     port = ephemeral_port_reserve.reserve("127.0.0.1")
     log = tmp_dir / f"gunicorn-{port}.log"
+    errlog = tmp_dir / f"gunicorn-{port}.err" if split_stderr else None
     # Each server makes its own metrics directory, unless a test names one.
     inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     full_env = {**inherited, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2",
                 "GUNICORN_CONTROL_SOCKET": str(tmp_dir / f"gunicorn-{port}.ctl"),
                 "GUNICORN_ACCESSLOG": "-", **env}
-    with log.open("wb") as out:
+    with (log.open("wb") as out,
+          errlog.open("wb") if errlog else nullcontext(subprocess.STDOUT) as err):
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                  "wsgi:app"], cwd=REPO_ROOT, env=full_env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    return Server(proc, f"http://127.0.0.1:{port}", log)
+                                stderr=err)
+    return Server(proc, f"http://127.0.0.1:{port}", log, errlog)
 
 
 def wait_ready(server: Server, timeout_s: float = 30.0) -> None:
@@ -101,8 +108,8 @@ def gunicorn(tmp_path: Path) -> Iterator[StartServer]:
     """Return a function that starts gunicorn servers; stop them all afterwards."""
     servers: list[Server] = []
 
-    def start(**env: str) -> Server:
-        server = start_gunicorn(tmp_path, **env)
+    def start(*, split_stderr: bool = False, **env: str) -> Server:
+        server = start_gunicorn(tmp_path, split_stderr=split_stderr, **env)
         servers.append(server)
         return server
 
