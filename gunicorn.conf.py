@@ -7,10 +7,12 @@ a setting, so helpers here start with an underscore.
 from __future__ import annotations
 
 import atexit as _atexit
+import gc as _gc
 import ipaddress as _ipaddress
 import logging as _logging
 import os as _os
 import shutil as _shutil
+import sys as _sys
 import tempfile as _tempfile
 import time as _time
 from collections.abc import Callable as _Callable
@@ -131,13 +133,14 @@ bind = _os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 backlog = _env_int("GUNICORN_BACKLOG", 2048)
 
 # Worker processes.
-# One sync worker per core: inference is CPU-bound and holds the core for the whole request,
-# so the 2n+1 rule (meant for workers that wait on I/O) only adds processes that queue for
-# the same cores and each hold a model in memory. Sync workers close the connection after
-# every response; for clients that keep connections open, `gthread` with a few threads saves
-# the connect/accept/close per request (perf/README.md measures both: run the sweep).
+# One worker per core: inference is CPU-bound and holds the core for the whole request, so
+# the 2n+1 rule (meant for workers that wait on I/O) only adds processes that queue for the
+# same cores and each hold a model in memory. "sync" is Gunicorn's sync worker without the
+# lingering close after each response when nothing is left to read (app/web/worker.py);
+# "gthread" keeps connections open (perf/README.md measures both: run the sweep).
+_WORKER_CLASSES = {"sync": "app.web.worker.SyncWorker", "gthread": "gthread"}
 workers = _env_int("GUNICORN_WORKERS", _cpus)
-worker_class = _os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+worker_class = _WORKER_CLASSES[_os.environ.get("GUNICORN_WORKER_CLASS", "sync")]
 threads = _env_int("GUNICORN_THREADS", 1)  # only used by the gthread worker class
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
@@ -217,6 +220,16 @@ _METRICS_PREFIX = "digitserve-metrics-"
 if "PROMETHEUS_MULTIPROC_DIR" not in _os.environ:
     _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix=_METRICS_PREFIX)
 
+# Shared memory. The libraries and the app's modules are imported here, in the master (after
+# PROMETHEUS_MULTIPROC_DIR is set, so metric objects pick multiprocess storage), and every
+# worker shares their pages instead of importing its own copy; gc.freeze() before each fork
+# keeps the collector from writing to (and so copying) those pages in the workers. The app
+# itself and its onnxruntime session are still made in each worker after the fork
+# (preload_app = False; wsgi.py calls create_app). Metric values made here belong to the
+# master's pid, which serves nothing; each worker writes its own files.
+_Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+import app as _app  # noqa: E402,F401,I001  (Flask, numpy, onnxruntime and every app module)
+
 # Process naming
 proc_name = _os.environ.get("GUNICORN_PROC_NAME", "digitserve")
 
@@ -242,6 +255,11 @@ def on_starting(server: _Any) -> None:
     _halt_once(server)
 
 
+def pre_fork(server: _Any, worker: _Any) -> None:
+    """Freeze the master's objects, so the worker's garbage collector leaves their pages shared."""
+    _gc.freeze()
+
+
 def post_fork(server: _Any, worker: _Any) -> None:
     """Note when the worker started, to log how long its boot took."""
     worker.boot_started = _time.monotonic()
@@ -259,6 +277,21 @@ def child_exit(server: _Any, worker: _Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server: _Any, worker: _Any) -> None:
+    """End the worker now, with its exit status, after flushing its logs.
+
+    onnxruntime, imported in the master, registers C exit handlers that wait on a condition
+    variable other threads of the master used; in a forked worker they wait forever (a hang
+    at exit, after Python is done). Nothing else runs at a worker's exit, so skip it all.
+    """
+    error = _sys.exc_info()[1]  # Gunicorn calls this hook while the worker's exit unwinds
+    code = error.code if isinstance(error, SystemExit) else 0
+    _logging.shutdown()
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    _os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def on_exit(server: _Any) -> None:
