@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from app.inference.model import get_model
 from app.schemas import HealthSchema
+from app.web import drain
 from app.web.errors import ModelUnavailableError
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and health")
@@ -63,6 +64,8 @@ class Ready(MethodView):
     @blp.alt_response(503, schema=HealthSchema, description="The model cannot answer.")
     def get(self) -> Answer:
         """Answer 200 when the model is loaded and its warm-up inference passes, else 503."""
+        if (draining := drain.readiness_override()) is not None:
+            return draining
         identity, failure = _probe()
         body = {"status": "not ready" if failure else "ready", "model": identity}
         if failure:
