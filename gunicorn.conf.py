@@ -16,6 +16,12 @@ from collections.abc import Mapping as _Mapping
 from pathlib import Path as _Path
 from typing import Any as _Any
 
+# Deployment (issue #11): onnxruntime's telemetry starts when onnxruntime is imported, writes a
+# device id and an event database under $HOME/.cache and tries to upload events. A server needs
+# neither, and in the container HOME is absent and the filesystem read-only: off unless the
+# environment says otherwise. Keep this above any import of onnxruntime in this file.
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 
 def _env_int(name: str, default: int) -> int:
     """Read an integer setting from the environment."""
@@ -138,6 +144,10 @@ def on_starting(server: _Any) -> None:
     # at once exits 1 with a traceback); atexit still runs. Workers inherit the handler,
     # hence the master's pid.
     _atexit.register(_remove_metrics_dir, _os.getpid())
+    # Deployment (issue #11): a drain file left by an earlier container of the same pod (the
+    # emptyDir outlives it) would hold /readyz at 503 for good: a new server starts undrained.
+    if drain_file := _os.environ.get("DIGITSERVE_DRAIN_FILE"):
+        _Path(drain_file).unlink(missing_ok=True)
 
 
 def post_fork(server: _Any, worker: _Any) -> None:
