@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+import yaml
 
 from tests.integration.image import Image
 from tests.integration.image import read_image
@@ -20,6 +22,7 @@ from tests.integration.image import sandbox_argv
 from tests.integration.image import stage
 from tests.integration.load import right_digits
 from tests.integration.netns import namespaces
+from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +41,18 @@ class Container:
         """Return what the server has written so far."""
         return self.log.read_text(errors="replace")
 
-    def run_inside(self, script: str,
-                   timeout_s: float = 10.0) -> subprocess.CompletedProcess[str]:
-        """Run a shell script in the container's filesystem as its user, with the image's ENV."""
+    def inside(self, *argv: str) -> list[str]:
+        """Return the argv that runs argv in the container's filesystem, as its user, with its
+        ENV (as `kubectl exec` and the preStop hook do)."""
         env = [f"{key}={value}" for key, value in self.image.env.items()]
-        return subprocess.run(
-            ["nsenter", f"--target={self.proc.pid}", "--mount", "--root", "--wd",
-             "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
-             "env", "-i", *env, "/bin/sh", "-c", script],
-            capture_output=True, text=True, timeout=timeout_s)
+        return ["nsenter", f"--target={self.proc.pid}", "--mount", "--root", "--wd",
+                "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                "env", "-i", *env, *argv]
+
+    def run_inside(self, script: str) -> subprocess.CompletedProcess[str]:
+        """Run a shell script inside the container and wait for it."""
+        return subprocess.run(self.inside("/bin/sh", "-c", script), capture_output=True,
+                              text=True, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -128,16 +134,26 @@ def test_only_tmp_is_written(container: Container) -> None:
         assert trouble not in log, log
 
 
-def test_drain_file_from_inside(container: Container) -> None:
-    made = container.run_inside('touch "$DIGITSERVE_DRAIN_FILE"')
-    assert made.returncode == 0, made.stderr
+def test_the_prestop_hook_drains(container: Container) -> None:
+    # The Deployment's preStop command, run inside as the kubelet would: /readyz turns 503
+    # while /predict still answers; the hook's sleep is cut short here.
+    deployment = yaml.safe_load((REPO_ROOT / "deploy/kubernetes/deployment.yaml").read_text())
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]
+    hook = subprocess.Popen(container.inside(*command["exec"]["command"]),
+                            start_new_session=True)  # the shell and its sleep, ended together
     try:
-        ready = requests.get(f"{container.url}/readyz", timeout=5)
+        started = time.monotonic()
+        while (ready := requests.get(f"{container.url}/readyz", timeout=5)).status_code == 200:
+            assert time.monotonic() - started < 5 and hook.poll() is None, "no drain"
+            time.sleep(0.02)
         assert ready.status_code == 503 and ready.json()["status"] == "draining"
         body, label = right_digits()[0]
         answer = requests.post(f"{container.url}/predict", data=body, timeout=5,
                                headers={"Content-Type": "application/json"})
         assert answer.json()["prediction"] == label
+        assert hook.poll() is None  # still in its sleep: the kubelet waits for it
     finally:
+        os.killpg(hook.pid, signal.SIGTERM)
+        hook.wait(timeout=10)
         container.run_inside('rm -f "$DIGITSERVE_DRAIN_FILE"')
     assert requests.get(f"{container.url}/readyz", timeout=5).status_code == 200

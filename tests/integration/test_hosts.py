@@ -234,11 +234,13 @@ def test_throughput_with_1_2_and_3_hosts(steady: Fleet, tmp_path: Path) -> None:
         rows.append((n, result["requests"] / (result["duration_us"] / 1e6),
                      result["p99_us"] / 1000, errors, cpu))
     print(f"\nwrk -c12 through nginx for {WRK_S} s, 1 sync worker a host; CPU % (100 = a core)"
-          "\nhosts | req/s | p99 ms | errors | gunicorn | nginx | wrk | machine busy")
+          " and CPU us per request\nhosts | req/s | p99 ms | errors | gunicorn % | nginx % | "
+          "wrk % | machine busy % | gunicorn us/req | nginx us/req")
     for n, rps, p99, errors, cpu in rows:
         print(f"{n} | {rps:.0f} | {p99:.1f} | {errors} | {cpu['gunicorn']:.0f} | "
               f"{cpu['nginx']:.0f} | {cpu['wrk']:.0f} | {cpu['machine']:.0f} of "
-              f"{psutil.cpu_count() * 100}")
+              f"{psutil.cpu_count() * 100} | {cpu['gunicorn'] * 1e4 / rps:.0f} | "
+              f"{cpu['nginx'] * 1e4 / rps:.0f}")
     assert all(errors == 0 and rps > 0 for _, rps, _, errors, _ in rows)
 
 
