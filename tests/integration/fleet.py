@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import psutil
 import pytest
 import requests
 
@@ -83,10 +84,17 @@ class Host:
         return self.proc.wait(timeout=timeout_s)
 
     def kill(self) -> None:
-        """KILL the master and its workers at once, as if the host were lost."""
+        """KILL the master and its workers at once, as if the host were lost; return once all
+        of them are dead (the listening socket closes with the last one)."""
         assert self.proc is not None
+        members = [psutil.Process(self.proc.pid)]
+        members += members[0].children(recursive=True)
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
+        # Orphaned workers stay zombies until init reaps them (here up to 2 s), but dead.
+        deadline = time.monotonic() + 5
+        while any(alive(member) for member in members) and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def stop(self) -> None:
         """Stop whatever still runs of this host (teardown)."""
@@ -96,6 +104,14 @@ class Host:
             self.term(timeout_s=10)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def alive(process: psutil.Process) -> bool:
+    """Return whether a process still runs (neither gone nor a zombie)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @dataclass(frozen=True)

@@ -131,12 +131,13 @@ def test_term_one_host_and_kill_another_lose_only_what_they_held(steady: Fleet) 
         traffic.wait_for_more(100)
         kill_at = time.time()
         kill_host.kill()
+        kill_gone = time.time()
         traffic.wait_for_more(200)
     sent = traffic.sent
     log = logged(steady.front, sent)
     lost = [s for s in sent if not s.ok]
     held = {term_host.addr: in_flight(log, term_host.addr, term_at, term_gone),
-            kill_host.addr: in_flight(log, kill_host.addr, kill_at, kill_at)}
+            kill_host.addr: in_flight(log, kill_host.addr, kill_at, kill_gone)}
     held_ids = {line.request_id for lines in held.values() for line in lines}
     retried = [line for line in log.values() if len(line.upstreams) > 1 and line.status == 200]
     print(f"\nTERM to {term_host.addr} (exit {code} after {term_gone - term_at:.2f} s), KILL of "
@@ -145,11 +146,13 @@ def test_term_one_host_and_kill_another_lose_only_what_they_held(steady: Fleet) 
           f"{ {addr: len(lines) for addr, lines in held.items()} }; "
           f"{len(retried)} refused connections passed on to the next host and answered")
     assert code == 0
-    assert all(s.request_id in held_ids for s in lost), "lost a request no stopped host held"
+    unheld = [(s, log.get(s.request_id)) for s in lost if s.request_id not in held_ids]
+    assert not unheld, (f"lost requests no stopped host held: {unheld}; TERM {term_at:.3f}-"
+                        f"{term_gone:.3f}, KILL {kill_at:.3f}-{kill_gone:.3f}")
     assert len(lost) <= len(held_ids)
     # Everything sent after the kill was answered, by the survivor, and the stopped hosts
     # cost those requests nothing but a refused connection each.
-    after = [s for s in sent if s.started > kill_at + SLACK_S]
+    after = [s for s in sent if s.started > kill_gone + SLACK_S]
     assert len(after) >= 100 and all(s.ok for s in after)
     assert {log[s.request_id].upstreams[-1] for s in after if s.request_id in log} == {
         survivor.addr}
@@ -187,7 +190,8 @@ def test_rolling_restart(steady: Fleet, drain: bool) -> None:
           f"a host when it got TERM: {len(held)}; nginx reloads: {len(follower.changes)}"
           + (f"; out of nginx {min(out_after):.2f}-{max(out_after):.2f} s after the drain file"
              if drain else ""))
-    assert all(s.request_id in held for s in lost), "lost a request no stopped host held"
+    unheld = [(s, log.get(s.request_id)) for s in lost if s.request_id not in held]
+    assert not unheld, f"lost requests no stopped host held: {unheld}; TERMs: {windows}"
     if drain:
         assert not lost
         assert not held, "nginx still sent to a draining host when it got TERM"
