@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -29,19 +30,24 @@ class Netns:
 
     def argv(self, *command: str) -> list[str]:
         """Return the argv that runs command inside this namespace (same pid: ip execs it)."""
-        return ["ip", "netns", "exec", self.name, *command]
+        return [ip_binary(), "netns", "exec", self.name, *command]
+
+
+def ip_binary() -> str:
+    """Return iproute2's `ip`, also where /usr/sbin is not on PATH."""
+    return shutil.which("ip", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or "ip"
 
 
 def require_root_tools() -> None:
     """Fail (not skip) unless this runs as root with iproute2's `ip`."""
     if os.geteuid() != 0:
         pytest.fail("network namespaces need root (CI runs as root)")
-    if shutil.which("ip") is None:
+    if not Path(ip_binary()).is_absolute():
         pytest.fail("`ip` is missing: apt-get install iproute2 (.ci/run does)")
 
 
 def _ip(*args: str) -> str:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+    done = subprocess.run([ip_binary(), *args], capture_output=True, text=True, timeout=10)
     if done.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
@@ -69,7 +75,7 @@ def namespaces(count: int) -> Iterator[list[Netns]]:
             peer, inner = (str(address) for address in list(block.hosts())[:2])
             _ip("netns", "add", name)
             # Deleting the namespace deletes the veth end inside it, and with it the pair.
-            cleanup.callback(subprocess.run, ["ip", "netns", "del", name], timeout=10)
+            cleanup.callback(subprocess.run, [ip_binary(), "netns", "del", name], timeout=10)
             _ip("link", "add", peer_if, "type", "veth", "peer", "name", inner_if, "netns", name)
             _ip("addr", "add", f"{peer}/30", "dev", peer_if)
             _ip("link", "set", peer_if, "up")

@@ -11,6 +11,7 @@
 #   STAGED    the image's files, mounted read-only at WORKDIR
 #   RO_PATHS  colon-separated host paths mounted read-only at the same path (the interpreter)
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin  # mount, chroot, setpriv, whatever PATH the caller has
 root=$1 staged=$2 workdir=$3 ids=$4 ro_paths=$5
 shift 5
 [ "$1" = -- ] && shift
