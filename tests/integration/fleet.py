@@ -44,7 +44,10 @@ class Host:
         self.starts += 1
         env = {**os.environ, "GUNICORN_BIND": self.addr, "GUNICORN_WORKERS": "1",
                "GUNICORN_CONTROL_SOCKET": str(self._tmp / f"{self.ns.name}.ctl"),
-               "DIGITSERVE_DRAIN_FILE": str(self.drain_file), **self._env}
+               "DIGITSERVE_DRAIN_FILE": str(self.drain_file),
+               # Here, not a temporary directory that a KILLed master would leave in /tmp.
+               "PROMETHEUS_MULTIPROC_DIR": str(self._tmp / f"{self.ns.name}.metrics"),
+               **self._env}
         with self.log.open("ab") as out:
             # Its own session: a KILL of the host takes the master and its workers at once.
             self.proc = subprocess.Popen(
