@@ -20,6 +20,12 @@ from collections.abc import Mapping as _Mapping
 from pathlib import Path as _Path
 from typing import Any as _Any
 
+# Deployment (issue #11): onnxruntime's telemetry starts when onnxruntime is imported, writes a
+# device id and an event database under $HOME/.cache and tries to upload events. A server needs
+# neither, and in the container HOME is absent and the filesystem read-only: off unless the
+# environment says otherwise. Keep this above any import of onnxruntime in this file.
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 # Every GUNICORN_* variable this file reads: what it accepts, and the test of a value. A bad
 # value stops start-up with one line naming it, before Gunicorn reads any setting.
 _Rule = tuple[str, _Callable[[str], bool]]
@@ -252,6 +258,10 @@ def on_starting(server: _Any) -> None:
     # on_exit is skipped when the master dies another way (an error in its main loop exits
     # without it); atexit still runs. Workers inherit the handler, hence the master's pid.
     _atexit.register(_remove_metrics_dir, _os.getpid())
+    # Deployment (issue #11): a drain file left by an earlier container of the same pod (the
+    # emptyDir outlives it) would hold /readyz at 503 for good: a new server starts undrained.
+    if drain_file := _os.environ.get("DIGITSERVE_DRAIN_FILE"):
+        _Path(drain_file).unlink(missing_ok=True)
     _halt_once(server)
 
 

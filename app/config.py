@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     # Log level of the digitserve logger (under Gunicorn it follows --log-level instead).
     "LOG_LEVEL": "INFO",
+    # While this file exists /readyz answers 503 ("draining") and every other route still
+    # serves, so a load balancer stops sending before Gunicorn is stopped; "" turns it off.
+    # The Kubernetes preStop hook creates it (deploy/kubernetes/deployment.yaml).
+    "DRAIN_FILE": "",
     "API_TITLE": "digitserve",
     "API_VERSION": "1.0.0",
     "OPENAPI_VERSION": "3.0.3",
@@ -60,5 +64,9 @@ def _validate(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key} must be an integer from 1 to {upper}, got {value!r}")
     if not isinstance(config["MODEL_PATH"], str) or not config["MODEL_PATH"]:
         raise ConfigError(f"MODEL_PATH must be a file path, got {config['MODEL_PATH']!r}")
+    drain_file = config["DRAIN_FILE"]
+    if not isinstance(drain_file, str) or (drain_file and not Path(drain_file).parent.is_dir()):
+        raise ConfigError(f"DRAIN_FILE must be empty or a path in an existing directory, "
+                          f"got {drain_file!r}")
     if str(config["LOG_LEVEL"]).upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL must be a logging level name, got {config['LOG_LEVEL']!r}")

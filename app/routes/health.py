@@ -7,6 +7,7 @@ from typing import Any
 
 from app.inference.model import get_model
 from app.schemas import HealthSchema
+from app.web import drain
 from app.web.errors import ModelUnavailableError
 from app.web.views import Blueprint
 
@@ -49,9 +50,12 @@ def livez() -> dict[str, Any]:
 
 
 @blp.route("/readyz")
-@blp.contract(response=_HEALTH, alternatives=_UNAVAILABLE)
+@blp.contract(response=_HEALTH, alternatives={
+    503: (_HEALTH, "The model cannot answer, or the server is draining (DIGITSERVE_DRAIN_FILE).")})
 def readyz() -> Answer:
     """Answer 200 when the model is loaded and its warm-up inference passes, else 503."""
+    if (draining := drain.readiness_override()) is not None:
+        return draining
     identity, failure = _probe()
     body = {"status": "not ready" if failure else "ready", "model": identity}
     if failure:
