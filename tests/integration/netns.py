@@ -5,15 +5,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+
+from tests.integration.conftest import system_command
 
 # A private range for the test's own addresses: one /24 per test run, one /30 per host. A
 # /24 with any address or route already on this machine is never used.
@@ -34,16 +34,15 @@ class Netns:
 
 
 def ip_binary() -> str:
-    """Return iproute2's `ip`, also where /usr/sbin is not on PATH."""
-    return shutil.which("ip", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or "ip"
+    """Return iproute2's `ip` (tests/system-packages.txt), also where /usr/sbin is not on PATH."""
+    return str(system_command("ip"))
 
 
 def require_root_tools() -> None:
     """Fail (not skip) unless this runs as root with iproute2's `ip`."""
     if os.geteuid() != 0:
         pytest.fail("network namespaces need root (CI runs as root)")
-    if not Path(ip_binary()).is_absolute():
-        pytest.fail("`ip` is missing: apt-get install iproute2 (.ci/run does)")
+    ip_binary()  # fails the test, naming the package, if iproute2 is missing
 
 
 def _ip(*args: str) -> str:

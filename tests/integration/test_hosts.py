@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import resource
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -17,6 +16,7 @@ import ephemeral_port_reserve
 import psutil
 import pytest
 
+from tests.integration.conftest import system_command
 from tests.integration.fleet import Follower
 from tests.integration.fleet import Front
 from tests.integration.fleet import Host
@@ -200,9 +200,7 @@ def test_rolling_restart(steady: Fleet, drain: bool) -> None:
 
 
 def test_throughput_with_1_2_and_3_hosts(steady: Fleet, tmp_path: Path) -> None:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        pytest.fail("wrk is missing: apt-get install wrk (.ci/run does)")
+    wrk = str(system_command("wrk"))
     body = tmp_path / "digit.json"
     body.write_text(right_digits()[0][0])
     front, hosts = steady.front, steady.hosts
