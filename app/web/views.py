@@ -42,14 +42,15 @@ JSON_BODY_ERRORS: Mapping[int, str] = MappingProxyType({
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     """A flask-smorest Blueprint whose views are documented by it but not wrapped by it."""
 
-    def contract(self, *, response: Schema, body: Schema | None = None, status: int = 200,
+    def contract(self, *, response: Schema | None, body: Schema | None = None, status: int = 200,
                  loader: BodyLoader | None = None, errors: Mapping[int, str] = NO_ERRORS,
                  alternatives: Mapping[int, tuple[Schema, str]] = NO_ALTERNATIVES,
                  doc: Mapping[str, Any] | None = None) -> Callable[[View], View]:
         """Document a view's request and answers; run it as load -> view -> dump.
 
         :param response: dumps what the view returns (a value, or a (value, status) pair).
-            A view may also return a ready Response, which is passed on as it is.
+            A view may also return a ready Response, which is passed on as it is; with
+            response=None (an answer without a body) it must.
         :param body: the JSON body's schema; the view gets the loaded body as its first
             argument. Bad bodies answer 400/413/415/422 before the view runs.
         :param loader: reads a non-JSON body instead (given the request); documented by doc.
@@ -79,9 +80,10 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         return decorator
 
 
-def _lean_view(func: View, load: BodyLoader | None, response: Schema, status: int) -> View:
+def _lean_view(func: View, load: BodyLoader | None, response: Schema | None,
+               status: int) -> View:
     """Return the function Flask calls per request: load the body, call func, dump its answer."""
-    dump = response.dump
+    dump = response.dump if response is not None else _no_schema
 
     @functools.wraps(func)
     def view(**kwargs: Any) -> Response:
@@ -96,3 +98,8 @@ def _lean_view(func: View, load: BodyLoader | None, response: Schema, status: in
         return json_response(dump(result), status)
 
     return view
+
+
+def _no_schema(result: Any) -> Any:
+    """Refuse to dump: a view declared with response=None must return a Response."""
+    raise TypeError(f"a view without a response schema returned {type(result).__name__}")
