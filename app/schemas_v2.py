@@ -10,6 +10,8 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
+from app.inference.v2framing import HEADER_LENGTH
+
 _PARAMETER_TYPES = frozenset({str, int, float, bool})
 _DATA_DOC = {"type": "array", "items": {},
              "description": "The tensor's values in row-major order, flat or nested as its "
@@ -123,3 +125,20 @@ class V2ErrorSchema(Schema):
     """The protocol's error body."""
 
     error = fields.String(required=True)
+
+
+# OpenAPI fields the schemas cannot say: bodiless health answers, the infer route's two bodies.
+LIVE_DOC = {"responses": {"200": {"description": "True: an empty body."}}}
+HEALTH_DOC = {"responses": {**LIVE_DOC["responses"],
+                            "400": {"description": "False: an empty body."}}}
+INFER_DOC = {
+    "requestBody": {"required": True, "content": {
+        "application/json": {"schema": InferenceRequestSchema},
+        "application/octet-stream": {"schema": {
+            "type": "string", "format": "binary",
+            "description": f"The JSON request ({HEADER_LENGTH} bytes), then each binary input's "
+                           f"bytes (little-endian) in order."}}}},
+    "parameters": [{"in": "header", "name": HEADER_LENGTH, "required": False,
+                    "schema": {"type": "integer", "minimum": 0},
+                    "description": "The JSON header's length when binary tensor data follows."}],
+}
