@@ -7,7 +7,9 @@ import os
 import resource
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,17 @@ def wrk_path() -> str | None:
 
 @dataclass(frozen=True)
 class WrkLoad:
-    """One wrk run: connections held open, duration, and an optional JSON body file to POST."""
+    """One wrk run: connections held open, duration, and an optional body file to POST.
+
+    The body goes as content_type, with headers added to every request.
+    """
 
     connections: int
     duration_s: float
     body: Path | None = None
     threads: int = 1
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_wrk(url: str, load: WrkLoad) -> dict[str, Any]:
@@ -46,7 +53,8 @@ def run_wrk(url: str, load: WrkLoad) -> dict[str, Any]:
     binary = wrk_path()
     if binary is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
-    env = {**os.environ, "WRK_BODY": str(load.body or "")}
+    env = {**os.environ, "WRK_BODY": str(load.body or ""), "WRK_CONTENT_TYPE": load.content_type,
+           "WRK_HEADERS": "\n".join(f"{name}: {value}" for name, value in load.headers.items())}
     command = [binary, f"-t{load.threads}", f"-c{load.connections}",
                f"-d{load.duration_s:g}s", "--timeout", "5s", "-s", str(SCRIPT), url]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
