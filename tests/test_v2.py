@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,15 @@ import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.inference.model import KEY
 from app.web.errors import ModelUnavailableError
 from tests.support import Digits
 from tests.support import sample_value
+from tests.test_properties import RELAXED
+from tests.test_properties import json_values
 
 INFER = "/v2/models/mnist/infer"
 HEADER = "Inference-Header-Content-Length"
@@ -190,3 +195,76 @@ def test_v2_adds_no_per_request_hook_for_other_routes(app: Flask) -> None:
     assert not app.url_value_preprocessors.get(None)
     assert not app.before_request_funcs.get(None)
     assert list(app.url_value_preprocessors) == ["v2"]
+
+
+HOSTILE = {
+    "header length past the body": (b"{}", "3"),
+    "header length negative": (b"{}", "-2"),
+    "header length huge": (b"{}", "9" * 40),
+    "header length not a number": (b"{}", "0x10"),
+    "header not JSON, binary after it": (b"\x00\x01\x02\x03" * 8, "4"),
+    "header nested 2000 deep": (b"[" * 2000 + b"]" * 2000, None),
+    "header a JSON string": (b'"inputs"', None),
+    "binary_data_size negative": (b'{"inputs": [{"name": "image", "shape": [1, 784], '
+                                  b'"datatype": "FP32", "parameters": {"binary_data_size": -1}}]}',
+                                  None),
+    "binary_data_size huge": (b'{"inputs": [{"name": "image", "shape": [1, 784], '
+                              b'"datatype": "FP32", "parameters": {"binary_data_size": '
+                              b'18446744073709551615}}]}', None),
+    "binary_data_size past the body": (b'{"inputs": [{"name": "image", "shape": [1, 784], '
+                                       b'"datatype": "FP32", "parameters": '
+                                       b'{"binary_data_size": 3136}}]}', None),
+    "shape of 10^30 images": (b'{"inputs": [{"name": "image", "shape": [1000000000000000000000000'
+                              b'000000, 784], "datatype": "FP32", "data": []}]}', None),
+    "data nested 1000 deep": (b'{"inputs": [{"name": "image", "shape": [1, 784], "datatype": '
+                              b'"FP32", "data": ' + b"[" * 1000 + b"]" * 1000 + b"}]}", None),
+}
+
+
+@pytest.mark.parametrize(("body", "length"), HOSTILE.values(), ids=HOSTILE)
+def test_hostile_bodies_are_400(client: FlaskClient, body: bytes, length: str | None) -> None:
+    headers = {HEADER: length} if length is not None else {}
+    assert_v2_error(client.post(INFER, data=body, headers=headers), 400)
+
+
+def assert_v2_answer(response: Any) -> None:
+    """A 200, or a 4xx in the protocol's error shape; never a 5xx."""
+    assert response.status_code == 200 or 400 <= response.status_code < 500, response.data
+    if response.status_code != 200:
+        assert set(response.get_json()) == {"error"}
+
+
+header_lengths = st.none() | st.integers(-3, 400).map(str) | st.text(
+    st.characters(min_codepoint=33, max_codepoint=126), max_size=6)
+
+
+@RELAXED
+@given(body=st.binary(max_size=300), length=header_lengths)
+def test_any_bytes_are_answered(client: FlaskClient, body: bytes, length: str | None) -> None:
+    headers = {HEADER: length} if length is not None else {}
+    assert_v2_answer(client.post(INFER, data=body, headers=headers))
+
+
+tensors = st.fixed_dictionaries({
+    "name": st.sampled_from(["image", "x"]),
+    "shape": st.lists(st.integers(-2, 300) | st.sampled_from([1, 28, 784]), max_size=5),
+    "datatype": st.sampled_from(["FP32", "FP64", "INT64", 3]),
+}, optional={"parameters": st.dictionaries(
+    st.sampled_from(["binary_data_size", "shared_memory_region", "other"]),
+    st.integers(-10, 10_000) | json_values, max_size=2), "data": json_values})
+requests_ = st.fixed_dictionaries({"inputs": st.lists(tensors, max_size=2)}, optional={
+    "id": json_values, "outputs": st.lists(st.fixed_dictionaries(
+        {"name": st.sampled_from(["label", "probabilities", "x"])},
+        optional={"parameters": st.dictionaries(st.sampled_from(
+            ["binary_data", "classification"]), json_values, max_size=2)}), max_size=3),
+    "parameters": st.dictionaries(st.sampled_from(["binary_data_output", "p"]), json_values,
+                                  max_size=2)})
+
+
+@RELAXED
+@given(document=requests_, binary=st.binary(max_size=64) | st.just(b"\0" * 3136))
+def test_nearly_valid_requests_are_answered(client: FlaskClient, document: dict[str, Any],
+                                            binary: bytes) -> None:
+    header = json.dumps(document).encode()  # any integer, and NaN, as a careless client writes
+    response = client.post(INFER, data=header + binary, headers={HEADER: str(len(header))})
+    assert_v2_answer(response)

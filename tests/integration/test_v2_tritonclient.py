@@ -14,6 +14,8 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from tests.integration.conftest import Server
+from tests.integration.test_limits import assert_still_ready
+from tests.integration.test_limits import raw_request
 from tests.support import REPO_ROOT
 from tests.support import Digits
 
@@ -200,6 +202,22 @@ def test_malformed_binary_framing_is_400(live_server: Server, heldout: Digits) -
                                  headers=headers, timeout=5)
         assert response.status_code == 400, (name, response.text)
         assert set(response.json()) == {"error"}, name
+
+
+def test_broken_chunked_framing_and_chunked_bodies_over_the_limit(live_server: Server) -> None:
+    request = (b"POST /v2/models/mnist/infer HTTP/1.1\r\nHost: x\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+    head, _, body = raw_request(live_server, request).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and body.startswith(b'{"error":"The request body')
+
+    def chunks() -> Iterator[bytes]:  # a generator body goes chunked: no Content-Length
+        for _ in range(65):
+            yield b"\0" * 65536
+
+    response = requests.post(f"{live_server.url}/v2/models/{MODEL}/infer", data=chunks(),
+                             headers={"Inference-Header-Content-Length": "2"}, timeout=10)
+    assert response.status_code == 413 and set(response.json()) == {"error"}
+    assert_still_ready(live_server)
 
 
 def test_readme_snippet_runs(live_server: Server, monkeypatch: pytest.MonkeyPatch,
