@@ -10,6 +10,7 @@ from flask import Flask
 from app.config import load_config
 from app.inference import model
 from app.routes import health
+from app.routes import image
 from app.routes import info
 from app.routes import predict
 from app.routes import v2
@@ -37,6 +38,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     loaded = app.extensions[model.KEY].info
     metrics.set_model_info(loaded.name, loaded.version, loaded.sha256)
     api = errors.ServiceApi(app)
-    for blueprint in (info.blp, health.blp, predict.blp, v2.blp):
+    for blueprint in (info.blp, health.blp, predict.blp, image.blp, v2.blp):
         api.register_blueprint(blueprint)
     return app

@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     # Largest request body in bytes (Flask answers 413 above it). 256 images of 784
     # pixels written with 4 decimals take about 1.5 MB.
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    # Most pixels (width x height) a picture sent to /predict/image may have; a larger one is
+    # refused from its header, before it is decoded (a few hundred KB of PNG can unpack to
+    # gigabytes). 16 megapixels is a 4096x4096 picture.
+    "MAX_IMAGE_PIXELS": 16 * 1024 * 1024,
     # Log level of the digitserve logger (under Gunicorn it follows --log-level instead).
     "LOG_LEVEL": "INFO",
     # While this file exists /readyz answers 503 ("draining") and every other route still
@@ -36,7 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
 }
 
-_POSITIVE_INTS = {"ORT_THREADS": 64, "MAX_BATCH": 100_000, "MAX_CONTENT_LENGTH": 1 << 30}
+# MAX_IMAGE_PIXELS stays under Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS),
+# above which Pillow warns (and at twice which it refuses) before we could.
+_POSITIVE_INTS = {"ORT_THREADS": 64, "MAX_BATCH": 100_000, "MAX_CONTENT_LENGTH": 1 << 30,
+                  "MAX_IMAGE_PIXELS": 89_478_485}
 
 
 class ConfigError(ValueError):

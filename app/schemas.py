@@ -9,6 +9,7 @@ from marshmallow import fields
 from app.fields import DigitImage
 from app.fields import DigitImageBatch
 from app.fields import FloatList
+from app.fields import PixelRows
 
 
 class PredictRequestSchema(Schema):
@@ -37,6 +38,23 @@ class PredictionSchema(Schema):
                               metadata={"description": "Probability of the predicted digit."})
     probabilities = FloatList(required=True,
                               metadata={"description": "Probability of each digit 0-9."})
+
+
+class ImagePredictionSchema(PredictionSchema):
+    """Answer of POST /predict/image: as /predict's, plus the model's input when asked."""
+
+    input = PixelRows(metadata={"description": "With return_input=true: the 28x28 the model "
+                                               "saw, rows of values in [0, 1], white ink on "
+                                               "black."})
+
+
+class ImageQuerySchema(Schema):
+    """Query string of POST /predict/image."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    return_input = fields.Boolean(load_default=False)
 
 
 class BatchPredictionSchema(Schema):

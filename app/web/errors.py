@@ -11,6 +11,7 @@ from flask import current_app
 from flask import request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 ErrorBody = tuple[dict[str, Any], int, dict[str, str]]
 HttpErrorHandler = Callable[[HTTPException], ErrorBody]
@@ -33,6 +34,15 @@ class ModelUnavailableError(ServiceError):
 
     status_code = 503
     status = "Service Unavailable"
+
+
+class PictureError(ServiceError):
+    """A picture the service cannot classify: not an image, broken, too large or blank (4xx)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.status = HTTP_STATUS_CODES[status_code]
 
 
 class ModelLoadError(Exception):
