@@ -9,6 +9,7 @@ from flask import Flask
 
 from app.config import load_config
 from app.inference import model
+from app.routes import docs
 from app.routes import health
 from app.routes import image
 from app.routes import info
@@ -40,4 +41,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api = errors.ServiceApi(app)
     for blueprint in (info.blp, health.blp, predict.blp, image.blp, v2.blp):
         api.register_blueprint(blueprint)
+    # Pages and their files, outside the OpenAPI document.
+    app.register_blueprint(docs.blp)
     return app

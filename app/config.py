@@ -37,7 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    # Swagger UI's files come from the flask-swagger-ui package, served by app/routes/docs.py:
+    # /docs works on a closed network. No validator badge (it would call validator.swagger.io).
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
 }
 
 # MAX_IMAGE_PIXELS stays under Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS),
