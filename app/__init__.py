@@ -9,6 +9,7 @@ from flask import Flask
 
 from app.config import load_config
 from app.inference import model
+from app.routes import demo
 from app.routes import docs
 from app.routes import health
 from app.routes import image
@@ -42,5 +43,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (info.blp, health.blp, predict.blp, image.blp, v2.blp):
         api.register_blueprint(blueprint)
     # Pages and their files, outside the OpenAPI document.
+    app.register_blueprint(demo.blp)
     app.register_blueprint(docs.blp)
     return app
