@@ -1,7 +1,8 @@
 """Held-out digits as the picture files people send, in four styles, the same bytes every run.
 
 `python -m tests.pictures` prints each style's accuracy through POST /predict/image (all
-1,000 held-out digits, the Flask test client and the real model).
+1,000 held-out digits, the Flask test client and the real model); `python -m tests.pictures
+--examples examples/pictures` writes the example pictures (one digit in each style).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -111,8 +113,23 @@ def heldout_uint8() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
         return data["images"], data["labels"]
 
 
-def main() -> int:
+EXAMPLES = {"paper_jpeg": ("paper.jpg", 1), "transparent_png": ("strokes.png", 2),
+            "small_off_centre": ("small.png", 3), "plain_png": ("mnist.png", 4)}
+
+
+def write_examples(folder: Path) -> None:
+    """Write one held-out digit in each style (the README's examples/pictures)."""
+    digits, _ = heldout_uint8()
+    folder.mkdir(parents=True, exist_ok=True)
+    for style, (name, index) in EXAMPLES.items():
+        (folder / name).write_bytes(render(style, digits[index:index + 1])[0])
+
+
+def main(argv: list[str]) -> int:
     """Print each style's accuracy through POST /predict/image over every held-out digit."""
+    if argv[:1] == ["--examples"]:
+        write_examples(Path(argv[1]))
+        return 0
     from app import create_app
 
     client = create_app({"TESTING": True}).test_client()
@@ -128,4 +145,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
