@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,10 +68,17 @@ class Client:
             answers += self.call("POST", "/predict/batch", json=body)["predictions"]
         return answers
 
-    def predict_image(self, picture: bytes | str | Path, *, content_type: str = "image/png",
+    def predict_image(self, picture: bytes | str | Path, *, content_type: str | None = None,
                       return_input: bool = False) -> dict[str, Any]:
-        """Classify a picture file (PNG, JPEG, WebP, BMP, GIF) as it is: the server prepares it."""
-        data = picture if isinstance(picture, bytes) else Path(picture).read_bytes()
+        """Classify a picture (PNG, JPEG, WebP, BMP, GIF; bytes or a file) as it is.
+
+        The server prepares it; the Content-Type is guessed from a file's name by default.
+        """
+        if isinstance(picture, bytes):
+            data, guessed = picture, None
+        else:
+            data, guessed = Path(picture).read_bytes(), mimetypes.guess_type(str(picture))[0]
+        content_type = content_type or guessed or "application/octet-stream"
         query = "?return_input=true" if return_input else ""
         return dict(self.call("POST", f"/predict/image{query}", data=data,
                               headers={"Content-Type": content_type}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -61,8 +60,7 @@ def predict_file(client: Client, path: Path) -> list[Result]:
                 return [Result(str(path), client.predict(images))]
             answers = client.predict_batch(images)
             return [Result(f"{path}[{i}]", answer) for i, answer in enumerate(answers)]
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return [Result(str(path), client.predict_image(path, content_type=content_type))]
+        return [Result(str(path), client.predict_image(path))]
     except ClientError as error:
         return [Result(str(path), error=error)]
     except (OSError, ValueError) as error:  # unreadable file, bad JSON or .npy

@@ -128,8 +128,9 @@ def test_the_python_api(live_server: Server) -> None:
         answers = client.predict_batch(digits[:8])  # three requests of 3, 3 and 2
         assert [a["prediction"] for a in answers] == labels[:8].tolist()
         picture = REPO_ROOT / "examples/pictures/paper.jpg"
-        shown = client.predict_image(picture, content_type="image/jpeg", return_input=True)
+        shown = client.predict_image(picture, return_input=True)
         assert shown["prediction"] == 0 and len(shown["input"]) == 28
+        assert client.predict_image(picture.read_bytes())["prediction"] == 0  # octet-stream
         with pytest.raises(ClientError) as refused:
             client.call("POST", "/predict", json={"data": [0.5]})
         assert refused.value.status == 422 and "failed validation" in refused.value.message
