@@ -69,6 +69,7 @@ class MessageSchema(Schema):
 
     message = fields.String(required=True)
     docs = fields.String()
+    demo = fields.String(metadata={"description": "A page to draw a digit on."})
     openapi = fields.String()
 
 

@@ -132,15 +132,20 @@ def main(argv: list[str]) -> int:
         return 0
     from app import create_app
 
-    client = create_app({"TESTING": True}).test_client()
+    client = create_app({"TESTING": True, "LOG_LEVEL": "WARNING"}).test_client()
     digits, labels = heldout_uint8()
+    print(f"{'kind of file':18} {'accuracy':>8}  held-out digits right")
+    total = 0
     for style in STYLES:
         right = 0
         for data, label in zip(render(style, digits), labels, strict=True):
             answer = client.post("/predict/image", data=data,
                                  content_type=CONTENT_TYPES[style]).get_json()
             right += answer.get("prediction") == label
-        print(f"{style:18} {right / len(labels):.3f} ({right}/{len(labels)})")
+        total += right
+        print(f"{style:18} {right / len(labels):8.3f}  {right}/{len(labels)}")
+    everything = len(labels) * len(STYLES)
+    print(f"{'all':18} {total / everything:8.3f}  {total}/{everything}")
     return 0
 
 

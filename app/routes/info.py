@@ -18,7 +18,8 @@ blp = Blueprint("info", __name__, description="About the service and its model")
 def root() -> dict[str, Any]:
     """Say what the service is and where its documentation lives."""
     return {"message": "digitserve: MNIST digit classifier. POST 784 pixels in [0, 1] "
-                       "to /predict.", "docs": "/docs", "openapi": "/openapi.json"}
+                       "to /predict, or a picture of a digit to /predict/image.",
+            "docs": "/docs", "demo": "/demo", "openapi": "/openapi.json"}
 
 
 @blp.route("/model")
