@@ -21,10 +21,12 @@ DEFAULTS: dict[str, Any] = {
     # Largest request body in bytes (Flask answers 413 above it). 256 images of 784
     # pixels written with 4 decimals take about 1.5 MB.
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
-    # Most pixels (width x height) a picture sent to /predict/image may have; a larger one is
-    # refused from its header, before it is decoded (a few hundred KB of PNG can unpack to
-    # gigabytes). 16 megapixels is a 4096x4096 picture.
-    "MAX_IMAGE_PIXELS": 16 * 1024 * 1024,
+    # Most pixels a picture sent to /predict/image may decode to; a larger one is refused
+    # from its header, before it is decoded (a few hundred KB of PNG can unpack to gigabytes).
+    # A JPEG counts at the reduced scale it is decoded at (1/2 to 1/8 a side), so phone photos
+    # pass. Decoding briefly costs about 8 bytes a pixel for an RGBA PNG and 16 for a WebP
+    # (measured): at 4 megapixels (2048x2048) +32 and +64 MB a worker; 16 would be 4 times that.
+    "MAX_IMAGE_PIXELS": 4 * 1024 * 1024,
     # Log level of the digitserve logger (under Gunicorn it follows --log-level instead).
     "LOG_LEVEL": "INFO",
     # While this file exists /readyz answers 503 ("draining") and every other route still

@@ -19,7 +19,7 @@ from tests.pictures import encode
 from tests.pictures import enlarge
 from tests.pictures import heldout_uint8
 
-LIMIT = 16 * 1024 * 1024
+LIMIT = 4 * 1024 * 1024  # the default MAX_IMAGE_PIXELS
 Frame = npt.NDArray[np.float32]
 
 
@@ -132,14 +132,21 @@ def test_16_bit_grey_is_not_clipped(nine: npt.NDArray[np.uint8]) -> None:
                                                                         "PNG")), atol=1e-4)
 
 
-def test_a_large_photo_is_reduced_before_work(nine: npt.NDArray[np.uint8]) -> None:
+def test_a_12_megapixel_photo_counts_as_the_jpeg_decodes_it(
+        nine: npt.NDArray[np.uint8]) -> None:
+    # A phone photo: 4000x3000 is over the 4-megapixel limit, but a JPEG is decoded at half
+    # scale here (2000x1500), then reduced to 1024 px.
     ink = np.zeros((3000, 4000))
     ink[1000:1600, 1500:2100] = enlarge(nine, 600)
-    data = dark_on_white(ink, "JPEG", quality=85)
     started = time.perf_counter()
-    frame = seen(data)
+    frame = seen(dark_on_white(ink, "JPEG", quality=85))
     assert time.perf_counter() - started < 1.0
     assert np.abs(frame - seen(encode(Image.fromarray(nine), "PNG"))).mean() < 0.05
+    with pytest.raises(ImageTooLargeError, match=r"4000x3000 = 12,000,000 pixels, over"):
+        seen(dark_on_white(ink, "PNG"))  # decoded whole
+    with pytest.raises(ImageTooLargeError, match=r"12,000,000 pixels \(3,000,000 at a JPEG's "
+                                                 r"reduced scale\), over the limit of 2,000,000"):
+        imaging.to_input(dark_on_white(ink, "JPEG"), max_pixels=2_000_000)
 
 
 @pytest.mark.parametrize("data", [b"hello", b"<svg xmlns='http://www.w3.org/2000/svg'/>",
@@ -166,7 +173,7 @@ def test_a_truncated_file_is_broken(nine: npt.NDArray[np.uint8], fmt: str) -> No
 def test_too_many_pixels_are_refused_from_the_header() -> None:
     data = encode(Image.new("1", (5000, 4000)), "PNG")
     with pytest.raises(ImageTooLargeError, match=r"5000x4000 = 20,000,000 pixels, over the "
-                                                 r"limit of 16,777,216 \(MAX_IMAGE_PIXELS\)"):
+                                                 r"limit of 4,194,304 \(MAX_IMAGE_PIXELS\)"):
         imaging.to_input(data, max_pixels=LIMIT)
     with pytest.raises(ImageTooLargeError, match="over the limit of 100 "):
         imaging.to_input(encode(Image.new("L", (11, 10)), "PNG"), max_pixels=100)

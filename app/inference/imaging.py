@@ -63,7 +63,8 @@ def read_grey(data: bytes, *, max_pixels: int) -> FloatImage:
 
     Pictures over WORK_SIDE are reduced to it (JPEGs are decoded at a reduced scale).
 
-    :raises ImageTooLargeError: if width x height is over max_pixels, before decoding.
+    :raises ImageTooLargeError: before decoding, if the picture would decode to more than
+        max_pixels pixels (a JPEG's at the reduced scale it is decoded at).
     """
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
@@ -80,33 +81,42 @@ def read_grey(data: bytes, *, max_pixels: int) -> FloatImage:
         raise BrokenImageError(f"The image's header is broken: {error}.") from None
     with image:
         width, height = image.size
-        if width * height > max_pixels:
-            raise ImageTooLargeError(
-                f"The image is {width}x{height} = {width * height:,} pixels, over the limit "
-                f"of {max_pixels:,} (MAX_IMAGE_PIXELS).")
         try:
-            return _decode(image)
+            image.draft("L", (WORK_SIDE, WORK_SIDE))  # a JPEG is decoded at 1/2 to 1/8 scale
+            decoded = image.size[0] * image.size[1]
+            grey = _decode(image) if decoded <= max_pixels else None
         except Exception as error:  # truncated or corrupt data: OSError, ValueError, ...
             raise BrokenImageError(
                 f"The {image.format} image could not be decoded: {error}.") from None
+    if grey is None:
+        reduced = f" ({decoded:,} at a JPEG's reduced scale)" if decoded != width * height else ""
+        raise ImageTooLargeError(f"The image is {width}x{height} = {width * height:,} pixels"
+                                 f"{reduced}, over the limit of {max_pixels:,} "
+                                 f"(MAX_IMAGE_PIXELS).")
+    return grey
 
 
 def _decode(image: Image.Image) -> FloatImage:
-    """Load, turn upright, reduce and flatten image to grey levels in [0, 1]."""
-    image.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG only: decode at 1/2 to 1/8 scale
+    """Load, turn upright, flatten and reduce image to grey levels in [0, 1].
+
+    Each full-size copy is freed as soon as the next exists: a 16-megapixel RGBA PNG decodes
+    to 64 MB, and a worker should not hold several of those at once.
+    """
     ImageOps.exif_transpose(image, in_place=True)  # a phone photo's orientation
     if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grey: Pillow's "L" would clip
-        image = Image.fromarray((np.asarray(image, np.float32) / 65535.0).clip(0, 1))
+        flat = Image.fromarray((np.asarray(image, np.float32) / 65535.0).clip(0, 1))
+    elif image.has_transparency_data:
+        with image.convert("LA") as both:
+            image.close()
+            flat = Image.new("L", both.size, 255)  # white paper under the transparency
+            flat.paste(both.getchannel("L"), mask=both.getchannel("A"))
     else:
-        image = image.convert("LA" if image.has_transparency_data else "L")
-    if max(image.size) > WORK_SIDE:
-        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
-    grey: FloatImage = np.asarray(image, np.float32)
-    if image.mode != "F":
-        grey = grey / np.float32(255)
-    if grey.ndim == 3:  # grey and alpha: composite on white paper
-        grey = grey[..., 0] * grey[..., 1] + (np.float32(1) - grey[..., 1])
-    return grey
+        flat = image.convert("L")
+    image.close()
+    if max(flat.size) > WORK_SIDE:
+        flat.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+    grey: FloatImage = np.asarray(flat, np.float32)
+    return grey if flat.mode == "F" else grey / np.float32(255)
 
 
 def find_ink(grey: FloatImage) -> FloatImage:
