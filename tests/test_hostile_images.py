@@ -101,7 +101,10 @@ HOSTILE: dict[str, tuple[Send, int, str]] = {
     "a blank black JPEG": (raw(lambda: encode(Image.new("RGB", (64, 64)), "JPEG"),
                                "image/jpeg"), 422, "The image has no ink"),
     "return_input=maybe": (raw(lambda: nine(), query="?return_input=maybe"), 422,
-                           "Not a valid boolean"),
+                           '"message":"The query string failed validation; see errors."'),
+    "return_input=maybe, the field": (raw(lambda: nine(), query="?return_input=maybe"), 422,
+                                      '"errors":{"query":{"return_input":["Not a valid '
+                                      'boolean."]}}'),
     "a body over MAX_CONTENT_LENGTH": (raw(lambda: nine() + b"\0" * (4 << 20)), 413,
                                        "exceeds the capacity limit"),
 }

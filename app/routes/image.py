@@ -76,7 +76,8 @@ def read_upload(req: Request) -> Upload:
     try:
         query = _QUERY.load(req.args)
     except ValidationError as error:
-        abort(422, messages={"query": error.normalized_messages()})  # type: ignore[no-untyped-call]
+        messages = {"query": error.normalized_messages()}  # type: ignore[no-untyped-call]
+        abort(422, message="The query string failed validation; see errors.", messages=messages)
     mimetype = req.mimetype
     if mimetype == "multipart/form-data":
         read_body(req)  # framing and size checked first; the form is then parsed from memory
