@@ -90,10 +90,13 @@ def test_it_is_counted_as_one_inference(client: FlaskClient, nine_png: bytes) ->
 
 
 def test_the_routes_add_no_per_request_hooks(app: Flask) -> None:
-    # /predict pays nothing for the picture route, the demo or the docs: no hooks anywhere.
+    # /predict pays nothing for the picture route, the demo or the docs: no hook for the whole
+    # app (key None) nor for these blueprints (a blueprint's hooks run for its routes only).
     hooks = [app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
              app.url_value_preprocessors, app.url_default_functions]
-    assert all(not any(functions.values()) for functions in hooks)
+    for functions in hooks:
+        assert not any(functions.get(name) for name in (None, "predict", "image", "demo",
+                                                          "docs")), functions
 
 
 def test_the_openapi_document_describes_the_route(client: FlaskClient) -> None:
