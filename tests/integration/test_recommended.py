@@ -13,6 +13,7 @@ from tests.integration.conftest import wait_ready
 from tests.integration.load import LoadClient
 from tests.integration.load import count
 from tests.integration.load import failures
+from tests.integration.test_lifecycle import wait_until
 from tests.integration.test_lifecycle import worker_pids
 from tests.support import REPO_ROOT
 
@@ -35,7 +36,8 @@ def test_the_recommended_config_serves_under_load(gunicorn: StartServer) -> None
     env = recommended_environment()
     server = gunicorn(**env)
     wait_ready(server)
-    assert len(worker_pids(server)) == int(env["GUNICORN_WORKERS"])
+    wait_until(lambda: len(worker_pids(server)) == int(env["GUNICORN_WORKERS"]), 15,
+               "every worker to start")
     with LoadClient(server.url, threads=4, max_seconds=30) as load:
         load.wait_for_more(400)
     outcomes = load.outcomes
