@@ -23,6 +23,7 @@ from prometheus_client import Gauge
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
+from prometheus_client import values
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -35,6 +36,32 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 UNMATCHED = "<unmatched>"  # unknown paths: one label value, however many clients try
 OTHER = "OTHER"  # unusual methods: one label value
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+
+class ForkAwarePid:
+    """os.getpid() without a system call: the pid, remembered and renewed after each fork.
+
+    In multiprocess mode prometheus_client asks for the pid on every metric write, to notice a
+    fork; nine writes a request made nine getpid() system calls. Its documented
+    process_identifier hook takes this instead (pids of running processes stay distinct).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        """Take the new process's pid (called in the child right after a fork)."""
+        self.pid = os.getpid()
+
+    def __call__(self) -> int:
+        return self.pid
+
+
+if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # before the metric objects below are made
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=ForkAwarePid())
 
 REQUESTS = Counter("digitserve_http_requests_total", "HTTP requests answered.",
                    ["endpoint", "method", "status"])

@@ -3,10 +3,11 @@
 Gunicorn's sync worker answers one connection at a time and closes it after the response.
 Per request it then (1) half-closes and waits for the client's FIN before closing, so that
 unread request bytes cannot make the kernel reset the connection and cut the response short,
-and (2) touches its heartbeat file. Here the worker closes at once when the request body was
-read to its end and nothing else is waiting in the socket (a reset is then impossible), and
-lingers exactly as Gunicorn does otherwise (an early 413, a chunked or pipelined request).
-The heartbeat is written at most once a second: the arbiter only needs one per timeout.
+(2) touches its heartbeat file, and (3) sets flags the accepted socket already has. Here the
+worker closes at once when the request body was read to its end and nothing else is waiting
+in the socket (a reset is then impossible), and lingers exactly as Gunicorn does otherwise
+(an early 413, a chunked or pipelined request). The heartbeat is written at most once a
+second (the arbiter only needs one per timeout), and the flags are not set again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]
     """Gunicorn's sync worker with an immediate close when nothing is left to read."""
 
     _last_notify = 0.0
+
+    def accept(self, listener: Any) -> None:
+        """Accept a connection and answer it.
+
+        Gunicorn's own accept() then makes two fcntl() calls and an ioctl() per connection:
+        Python's accept() already gives a blocking socket, closed on exec (accept4 with
+        SOCK_CLOEXEC; the fd does not inherit the listener's O_NONBLOCK).
+        """
+        client, addr = listener.accept()
+        self.handle(listener, client, addr)
 
     def handle_request(self, listener: Any, req: Any, client: socket.socket, addr: Any) -> None:
         """Answer the request, then close now if the lingering close would only wait."""
