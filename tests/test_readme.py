@@ -89,3 +89,21 @@ def test_requirements_say_linux() -> None:
     requirements = README.split("### Requirements", 1)[1].split("\n## ", 1)[0]
     assert "**Linux.**" in requirements
     assert "tests/system-packages.txt" in requirements
+
+
+def test_metrics_table_names_every_metric_with_its_help_text(client: FlaskClient) -> None:
+    client.post("/predict", json={"data": [0.5] * 784})  # make the labelled series appear
+    scraped = client.get("/metrics").get_data(as_text=True)
+    helps = {name: text for name, text in re.findall(r"^# HELP (digitserve_\w+) (.*)$",
+                                                       scraped, re.MULTILINE)
+             if not name.endswith("_created")}  # creation times, outside multiprocess mode
+    rows = dict(re.findall(r"^\| `(digitserve_\w+)` \|[^|]*\|[^|]*\| (.*) \|$", README,
+                           re.MULTILINE))
+    assert rows == helps
+
+
+def test_middleware_cost_quotes_the_breakdown_row_that_measures_it() -> None:
+    breakdown = (REPO_ROOT / "perf" / "breakdown.py").read_text()
+    quoted = re.search(r"request id \+ metrics middleware, /predict", README)
+    assert quoted and "request id + metrics middleware, /predict" in breakdown
+    assert "python -m perf.breakdown" in README.split("request id + metrics middleware", 1)[0]
