@@ -18,7 +18,7 @@ import psutil
 import pytest
 import requests
 
-from tests.integration.load import right_digits
+from tests.integration.load import BackgroundClient
 from tests.integration.netns import Netns
 from tests.support import REPO_ROOT
 
@@ -282,7 +282,7 @@ class Sent:
     error: str | None = None
 
 
-class Traffic:
+class Traffic(BackgroundClient[Sent]):
     """Send real digits to nginx from a few threads, a new connection for each request.
 
     Every request carries its own X-Request-ID, which nginx logs with the hosts it tried, so
@@ -293,55 +293,20 @@ class Traffic:
     """
 
     def __init__(self, url: str, threads: int = 4, max_seconds: float = 60.0) -> None:
-        self.url = f"{url}/predict"
-        self._digits = right_digits()
-        self._sent: list[Sent] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._deadline = time.monotonic() + max_seconds
-        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True)
-                         for n in range(threads)]
+        super().__init__(url, threads, max_seconds)
 
     @property
     def sent(self) -> list[Sent]:
         """Return every finished request so far."""
-        with self._lock:
-            return list(self._sent)
+        return self.results()
 
-    def wait_for_more(self, n: int, timeout_s: float = 30.0) -> None:
-        """Block until n more requests have finished."""
-        target = len(self.sent) + n
-        deadline = time.monotonic() + timeout_s
-        while len(self.sent) < target:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.sent)} of {target} requests done")
-            time.sleep(0.02)
-
-    def _run(self, thread: int) -> None:
-        n = 0
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            body, label = self._digits[(thread + n) % len(self._digits)]
-            request_id = f"t{thread}-{n}"
-            n += 1
-            started = time.time()
-            try:
-                response = requests.post(self.url, data=body, timeout=10, headers={
-                    "Content-Type": "application/json", "X-Request-ID": request_id,
-                    "Connection": "close"})
-                ok = response.status_code == 200 and response.json()["prediction"] == label
-                sent = Sent(request_id, started, time.time(), response.status_code, ok)
-            except requests.RequestException as error:
-                sent = Sent(request_id, started, time.time(), None, False, type(error).__name__)
-            with self._lock:
-                self._sent.append(sent)
-
-    def __enter__(self) -> Traffic:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=15)
+    def _send(self, body: str, label: int, request_id: str) -> Sent:
+        started = time.time()
+        try:
+            response = requests.post(self.url, data=body, timeout=10, headers={
+                "Content-Type": "application/json", "X-Request-ID": request_id,
+                "Connection": "close"})
+            ok = response.status_code == 200 and response.json()["prediction"] == label
+            return Sent(request_id, started, time.time(), response.status_code, ok)
+        except requests.RequestException as error:
+            return Sent(request_id, started, time.time(), None, False, type(error).__name__)
