@@ -20,6 +20,8 @@ import requests
 
 from tests.integration.load import BackgroundClient
 from tests.integration.netns import Netns
+from tests.integration.nginx import adapted
+from tests.integration.nginx import start_nginx
 from tests.support import REPO_ROOT
 
 NGINX = Path("/usr/sbin/nginx")  # Debian's; .ci/run installs it
@@ -148,29 +150,15 @@ class Front:
         self.url = f"http://127.0.0.1:{listen}"
         self.upstream_file = tmp / "upstream.conf"
         self.reloads = 0
-        text = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
-        replacements = {
-            # Started as root, workers would drop to www-data, who cannot enter pytest's tmp.
-            "user www-data;": "user root;",
-            "pid /run/nginx.pid;": f"pid {tmp}/nginx.pid;",
-            "/var/log/nginx/digitserve.": f"{tmp}/nginx.",
-            "/var/lib/nginx/": f"{tmp}/",
-            "listen 8080;": f"listen 127.0.0.1:{listen};",
-        }
-        for old, new in replacements.items():
-            assert old in text, f"deploy/nginx.conf no longer has {old!r}; update this test"
-            text = text.replace(old, new)
         text, found = re.subn(r"\n    upstream digitserve \{.*?\n    \}\n",
-                              f"\n    include {self.upstream_file};\n", text, flags=re.S)
+                              f"\n    include {self.upstream_file};\n", adapted(tmp, listen, {}),
+                              flags=re.S)
         assert found == 1, "deploy/nginx.conf has no `upstream digitserve` block"
         self.config = tmp / "nginx.conf"
-        self.config.write_text("daemon off;\n" + text)
+        self.config.write_text(text)
         self.write_upstream(down=())
         assert NGINX.exists(), f"{NGINX} is missing: apt-get install nginx (.ci/run does)"
-        with (tmp / "nginx.out").open("wb") as out:
-            self.proc = subprocess.Popen([str(NGINX), "-c", str(self.config), "-p", str(tmp),
-                                          "-e", str(tmp / "nginx.startup.log")],
-                                         stdout=out, stderr=subprocess.STDOUT)
+        self.proc = start_nginx(NGINX, tmp, self.config)
 
     def write_upstream(self, down: Iterable[str]) -> None:
         """Write deploy/upstream.conf with these hosts, marking `down` the addresses in down."""

@@ -44,8 +44,11 @@ class Answer:
     body: bytes
 
 
-def render(tmp: Path, listen: int, upstream: str, changes: Mapping[str, str]) -> Path:
-    """Copy deploy/nginx.conf with this test's port, paths and upstream, in the foreground."""
+def adapted(tmp: Path, listen: int, changes: Mapping[str, str]) -> str:
+    """Return deploy/nginx.conf in the foreground, with this test's port and paths and changes.
+
+    changes: more exact-text replacements; each one, like ours, must find its text.
+    """
     text = CONFIG.read_text()
     # Started as root, workers would drop to www-data, who cannot enter pytest's 0700 tmp dir.
     user = "user root;" if os.geteuid() == 0 else ""
@@ -54,16 +57,29 @@ def render(tmp: Path, listen: int, upstream: str, changes: Mapping[str, str]) ->
         "pid /run/nginx.pid;": f"pid {tmp}/nginx.pid;",
         "/var/log/nginx/digitserve.": f"{tmp}/nginx.",
         "/var/lib/nginx/": f"{tmp}/",
-        "server 127.0.0.1:8000;": f"server {upstream};",
         "listen 8080;": f"listen 127.0.0.1:{listen};",
         **changes,
     }
     for old, new in replacements.items():
         assert old in text, f"deploy/nginx.conf no longer has {old!r}; update this test"
         text = text.replace(old, new)
+    return "daemon off;\n" + text
+
+
+def render(tmp: Path, listen: int, upstream: str, changes: Mapping[str, str]) -> Path:
+    """Write deploy/nginx.conf's copy for one upstream (host:port) to tmp; return its path."""
     config = tmp / "nginx.conf"
-    config.write_text("daemon off;\n" + text)
+    config.write_text(adapted(tmp, listen, {"server 127.0.0.1:8000;": f"server {upstream};",
+                                            **changes}))
     return config
+
+
+def start_nginx(binary: Path, tmp: Path, config: Path) -> subprocess.Popen[bytes]:
+    """Start nginx on config with tmp as its prefix, its output in tmp/nginx.out."""
+    with (tmp / "nginx.out").open("wb") as out:
+        return subprocess.Popen([str(binary), "-c", str(config), "-p", str(tmp),
+                                 "-e", str(tmp / "nginx.startup.log")],
+                                stdout=out, stderr=subprocess.STDOUT)
 
 
 @contextmanager
@@ -77,10 +93,7 @@ def running_nginx(tmp: Path, upstream: str,
     port = ephemeral_port_reserve.reserve("127.0.0.1")
     config = render(tmp, port, upstream, changes or {})
     front = Nginx(f"http://127.0.0.1:{port}", tmp)
-    with (tmp / "nginx.out").open("wb") as out:
-        nginx = subprocess.Popen([str(binary), "-c", str(config), "-p", str(tmp),
-                                  "-e", str(tmp / "nginx.startup.log")],
-                                 stdout=out, stderr=subprocess.STDOUT)
+    nginx = start_nginx(binary, tmp, config)
     try:
         deadline = time.monotonic() + 10
         while True:
