@@ -66,19 +66,25 @@ def start_gunicorn(tmp_dir: Path, *, split_stderr: bool = False, **env: str) -> 
     return Server(proc, f"http://127.0.0.1:{port}", log, errlog)
 
 
-def wait_ready(server: Server, timeout_s: float = 30.0) -> None:
-    """Poll /readyz until it answers 200; fail at once if gunicorn exits."""
+def wait_for_ready(url: str, proc: subprocess.Popen[bytes], log: Callable[[], str], *,
+                   name: str = "gunicorn", timeout_s: float = 30.0, poll_s: float = 0.1) -> None:
+    """Poll url's /readyz until it answers 200; fail at once if proc exits, showing log()."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.proc.returncode}:\n{server.log_text()}")
+        if proc.poll() is not None:
+            pytest.fail(f"{name} exited with {proc.returncode}:\n{log()}")
         try:
-            if requests.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
         except requests.RequestException:  # not listening yet, or workers still booting
             pass
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn not ready after {timeout_s} s:\n{server.log_text()}")
+        time.sleep(poll_s)
+    pytest.fail(f"{name} not ready after {timeout_s} s:\n{log()}")
+
+
+def wait_ready(server: Server, timeout_s: float = 30.0) -> None:
+    """Poll /readyz until it answers 200; fail at once if gunicorn exits."""
+    wait_for_ready(server.url, server.proc, server.log_text, timeout_s=timeout_s)
 
 
 def wait_for_line(server: Server, fragment: str, timeout_s: float = 5.0) -> str:

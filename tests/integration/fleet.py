@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from tests.integration.conftest import wait_for_ready
 from tests.integration.load import BackgroundClient
 from tests.integration.netns import Netns
 from tests.integration.nginx import adapted
@@ -180,16 +181,8 @@ class Front:
 
     def wait_ready(self, timeout_s: float = 10.0) -> None:
         """Wait until nginx answers /readyz through to a host."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            assert self.proc.poll() is None, self.logs()
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, f"nginx did not answer: {self.logs()}"
-            time.sleep(0.05)
+        wait_for_ready(self.url, self.proc, self.logs, name="nginx", timeout_s=timeout_s,
+                       poll_s=0.05)
 
     def logs(self) -> str:
         """Return nginx's error logs."""

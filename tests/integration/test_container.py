@@ -16,6 +16,7 @@ import pytest
 import requests
 import yaml
 
+from tests.integration.conftest import wait_for_ready
 from tests.integration.image import Image
 from tests.integration.image import read_image
 from tests.integration.image import sandbox_argv
@@ -74,16 +75,7 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
         port = image.env["GUNICORN_BIND"].rsplit(":", 1)[1]
         running = Container(image, proc, f"http://{host.address}:{port}", log, uid)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, f"exited {proc.returncode}:\n{running.log_text()}"
-                try:
-                    if requests.get(f"{running.url}/readyz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, f"not ready:\n{running.log_text()}"
-                time.sleep(0.1)
+            wait_for_ready(running.url, proc, running.log_text, name="the container")
             yield running
         finally:
             if proc.poll() is None:
