@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from tests.integration.conftest import system_command
 from tests.integration.conftest import wait_for_ready
 from tests.integration.load import BackgroundClient
 from tests.integration.netns import Netns
@@ -25,7 +26,6 @@ from tests.integration.nginx import adapted
 from tests.integration.nginx import start_nginx
 from tests.support import REPO_ROOT
 
-NGINX = Path("/usr/sbin/nginx")  # Debian's; .ci/run installs it
 PORT = 8000
 
 
@@ -158,8 +158,7 @@ class Front:
         self.config = tmp / "nginx.conf"
         self.config.write_text(text)
         self.write_upstream(down=())
-        assert NGINX.exists(), f"{NGINX} is missing: apt-get install nginx (.ci/run does)"
-        self.proc = start_nginx(NGINX, tmp, self.config)
+        self.proc = start_nginx(system_command("nginx"), tmp, self.config)
 
     def write_upstream(self, down: Iterable[str]) -> None:
         """Write deploy/upstream.conf with these hosts, marking `down` the addresses in down."""
