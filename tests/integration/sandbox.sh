@@ -32,10 +32,11 @@ bind_ro /sys "$root/sys"
 mkdir "$root/proc" "$root/dev" "$root/tmp"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"  # with /dev/shm, writable as in a container
+# The tmpfs first: an interpreter that lives under /tmp (a checkout there) is bound on top.
+mount -t tmpfs -o mode=1777,size=64m tmp "$root/tmp"
 IFS=: read -ra paths <<< "$ro_paths"
 for path in "${paths[@]}"; do bind_ro "$path" "$root$path"; done
 bind_ro "$staged" "$root$workdir"
-mount -t tmpfs -o mode=1777,size=64m tmp "$root/tmp"
 mount -o remount,ro "$root"
 
 exec chroot "$root" setpriv --reuid="${ids%:*}" --regid="${ids#*:}" --clear-groups \

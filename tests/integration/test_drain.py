@@ -60,6 +60,7 @@ def test_onnxruntime_writes_nothing_under_home(gunicorn: StartServer, tmp_path: 
     # What onnxruntime does on import unless telemetry is off: a device id and an event
     # database under $HOME/.cache (where the container has no HOME).
     monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+    monkeypatch.delenv("CI", raising=False)  # onnxruntime also stays quiet where CI is set
     bare_home = tmp_path / "bare"
     bare_home.mkdir()
     subprocess.run([sys.executable, "-c", "import onnxruntime"], check=True, timeout=60,
