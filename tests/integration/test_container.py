@@ -120,6 +120,10 @@ def test_only_tmp_is_written(container: Container) -> None:
     assert [line for line in lines if line.startswith("writable")] == ["writable /tmp"]
     # What the server wrote: the control socket and the metrics, all under /tmp; HOME absent.
     tmp = Path(f"/proc/{container.proc.pid}/root/tmp")
+    # The master opens its control socket once the workers are up, maybe after /readyz answers.
+    deadline = time.monotonic() + 10
+    while not (tmp / "gunicorn.ctl").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     # An interpreter that lives under the host's /tmp is bound there, read-only.
     bound = {Path(path).parts[2] for path in interpreter_paths() if path.startswith("/tmp/")}
     assert {path.name for path in tmp.iterdir()} - bound == {"gunicorn.ctl", "metrics"}
