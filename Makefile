@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: serve test test-fast lint bench train install clean
+.PHONY: serve test test-fast lint bench train install system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ install: $(STAMP)
 serve: $(STAMP)  ## Serve on 127.0.0.1:8000 (override with GUNICORN_* variables)
 	$(VENV)/bin/gunicorn wsgi:app
 
-test: $(STAMP)  ## The whole suite: unit, integration (real gunicorn), perf smoke
+test: system-packages $(STAMP)  ## The whole suite: unit, integration (real gunicorn), perf smoke
 	$(PY) -m pytest
+
+# Before the venv, with the system's python3: install (as root, with apt-get) or name the
+# Debian packages the suite runs (tests/system-packages.txt), before any test starts.
+system-packages:
+	$(PYTHON) tests/system_packages.py
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration"

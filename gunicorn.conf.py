@@ -7,20 +7,130 @@ a setting, so helpers here start with an underscore.
 from __future__ import annotations
 
 import atexit as _atexit
+import gc as _gc
+import ipaddress as _ipaddress
 import logging as _logging
 import os as _os
 import shutil as _shutil
+import sys as _sys
 import tempfile as _tempfile
 import time as _time
+from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
 from pathlib import Path as _Path
 from typing import Any as _Any
 
+# Deployment (issue #11): onnxruntime's telemetry starts when onnxruntime is imported, writes a
+# device id and an event database under $HOME/.cache and tries to upload events. A server needs
+# neither, and in the container HOME is absent and the filesystem read-only: off unless the
+# environment says otherwise. Keep this above any import of onnxruntime in this file.
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+# Every GUNICORN_* variable this file reads: what it accepts, and the test of a value. A bad
+# value stops start-up with one line naming it, before Gunicorn reads any setting.
+_Rule = tuple[str, _Callable[[str], bool]]
+
+
+def _whole(low: int, high: int | None = None) -> _Rule:
+    """Accept a whole number from low (to high, if given)."""
+
+    def ok(raw: str) -> bool:
+        try:
+            value = int(raw)
+        except ValueError:
+            return False
+        return value >= low and (high is None or value <= high)
+
+    return (f"a whole number from {low} to {high}" if high is not None
+            else f"a whole number, {low} or more"), ok
+
+
+def _one_of(*choices: str, fold_case: bool = False) -> _Rule:
+    """Accept one of the choices (in any case, if fold_case)."""
+    quoted = [repr(choice) for choice in choices]
+    return (" or ".join(quoted) if len(quoted) == 2 else "one of " + ", ".join(quoted),
+            lambda raw: (raw.lower() if fold_case else raw) in choices)
+
+
+def _bind_ok(raw: str) -> bool:
+    """Check an address as Gunicorn parses it: HOST:PORT, unix:PATH or fd://FD."""
+    from gunicorn.util import parse_address
+
+    try:
+        address = parse_address(raw)
+    except RuntimeError:
+        return False
+    return raw != "" and (not isinstance(address, tuple) or 0 <= address[1] <= 65535)
+
+
+def _log_file_ok(raw: str) -> bool:
+    """Check a log target: "-" (the standard stream) or a file Gunicorn can write."""
+    path = _Path(raw)
+    if raw == "-":
+        return True
+    if path.exists():
+        return path.is_file() and _os.access(path, _os.W_OK)
+    return path.parent.is_dir() and _os.access(path.parent, _os.W_OK)
+
+
+def _networks_ok(raw: str) -> bool:
+    """Check a comma-separated list of IP addresses or networks, or "*"."""
+    try:
+        for item in filter(None, (part.strip() for part in raw.split(","))):
+            if item != "*":
+                _ipaddress.ip_network(item)
+    except ValueError:
+        return False
+    return True
+
+
+_LOG_FILE = "'-' (stdout or stderr) or a file in a writable directory"
+_ACCEPTED: dict[str, _Rule] = {
+    "GUNICORN_BIND": ("HOST:PORT (port 0 to 65535), unix:PATH or fd://FD", _bind_ok),
+    "GUNICORN_BACKLOG": _whole(1),
+    "GUNICORN_WORKERS": _whole(1),
+    "GUNICORN_WORKER_CLASS": _one_of("sync", "gthread"),
+    "GUNICORN_THREADS": _whole(1),
+    "GUNICORN_TIMEOUT": _whole(0),  # 0: never kill a silent worker
+    "GUNICORN_GRACEFUL_TIMEOUT": _whole(0),
+    "GUNICORN_KEEPALIVE": _whole(0),
+    "GUNICORN_MAX_REQUESTS": _whole(0),  # 0: never recycle
+    "GUNICORN_MAX_REQUESTS_JITTER": _whole(0),
+    "GUNICORN_LIMIT_REQUEST_LINE": _whole(1, 8190),  # Gunicorn cuts larger values to 8190
+    "GUNICORN_LIMIT_REQUEST_FIELDS": _whole(1, 32768),  # and these to 32768
+    "GUNICORN_LIMIT_REQUEST_FIELD_SIZE": _whole(1),
+    "GUNICORN_ACCESSLOG": (f"{_LOG_FILE}, or empty (off)",
+                           lambda raw: raw == "" or _log_file_ok(raw)),
+    "GUNICORN_ACCESS_LOG_FORMAT": ("any text", lambda raw: True),
+    "GUNICORN_ERRORLOG": (_LOG_FILE, _log_file_ok),
+    "GUNICORN_LOGLEVEL": _one_of("debug", "info", "warning", "error", "critical",
+                                 fold_case=True),
+    "GUNICORN_LOG_FORMAT": _one_of("text", "json"),
+    "GUNICORN_PROC_NAME": ("any text", lambda raw: True),
+    "GUNICORN_FORWARDED_ALLOW_IPS": ("comma-separated IP addresses or networks, or '*'",
+                                     _networks_ok),
+    "GUNICORN_CONTROL_SOCKET": ("a file path", lambda raw: raw != ""),
+    "GUNICORN_CONTROL_SOCKET_DISABLE": _one_of("1", "true", "0", "false", ""),
+}
+
+
+def _check_environment() -> None:
+    """Stop with a message naming every GUNICORN_* variable whose value is not accepted."""
+    errors = [f"Error: {name} is {raw!r}; it must be {accepted}."
+              for name, (accepted, ok) in _ACCEPTED.items()
+              if (raw := _os.environ.get(name)) is not None and not ok(raw)]
+    if errors:
+        # SystemExit passes through Gunicorn's config loader, which turns any Exception
+        # into a traceback; Python prints the message and exits with status 1.
+        raise SystemExit("\n".join(errors))
+
 
 def _env_int(name: str, default: int) -> int:
-    """Read an integer setting from the environment."""
+    """Read an integer setting from the environment (checked by _check_environment)."""
     return int(_os.environ.get(name, default))
 
+
+_check_environment()
 
 _cpus = len(_os.sched_getaffinity(0))
 
@@ -29,13 +139,20 @@ bind = _os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 backlog = _env_int("GUNICORN_BACKLOG", 2048)
 
 # Worker processes.
-# One sync worker per core: inference is CPU-bound and holds the core for the whole request,
-# so the 2n+1 rule (meant for workers that wait on I/O) only adds processes that queue for
-# the same cores and each hold a model in memory. Sync workers close the connection after
-# every response; for clients that keep connections open, `gthread` with a few threads saves
-# the connect/accept/close per request (perf/README.md measures both: run the sweep).
+# One sync worker per core, chosen by measurement (perf/sample/: `python -m perf.sweep --gthread 2`
+# with Locust and with `--generator wrk`, 1/2/3/4 workers, 2 cores, 2026-12-01). Inference is
+# CPU-bound and holds the core for the whole request, so the 2n+1 rule (meant for workers that
+# wait on I/O) only adds processes that queue for the same cores: 2 sync workers cost 341 us of
+# server CPU per /predict under wrk, 3 and 4 cost 343, each extra worker holding its own model.
+# gthread costs the server more per request (374-582 us under wrk, 466-740 under Locust); under
+# Locust 2 gthread workers served more req/s only because a kept-alive connection saved the
+# generator, on the same cores, 90 us a request: the client's saving, not the server's. Behind
+# nginx (deploy/) the client's connections end at nginx anyway. "sync" is Gunicorn's sync
+# worker without the lingering close after each response when nothing is left to read
+# (app/web/worker.py); "gthread" keeps connections open.
+_WORKER_CLASSES = {"sync": "app.web.worker.SyncWorker", "gthread": "gthread"}
 workers = _env_int("GUNICORN_WORKERS", _cpus)
-worker_class = _os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+worker_class = _WORKER_CLASSES[_os.environ.get("GUNICORN_WORKER_CLASS", "sync")]
 threads = _env_int("GUNICORN_THREADS", 1)  # only used by the gthread worker class
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
@@ -115,6 +232,16 @@ _METRICS_PREFIX = "digitserve-metrics-"
 if "PROMETHEUS_MULTIPROC_DIR" not in _os.environ:
     _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix=_METRICS_PREFIX)
 
+# Shared memory. The libraries and the app's modules are imported here, in the master (after
+# PROMETHEUS_MULTIPROC_DIR is set, so metric objects pick multiprocess storage), and every
+# worker shares their pages instead of importing its own copy; gc.freeze() before each fork
+# keeps the collector from writing to (and so copying) those pages in the workers. The app
+# itself and its onnxruntime session are still made in each worker after the fork
+# (preload_app = False; wsgi.py calls create_app). Metric values made here belong to the
+# master's pid, which serves nothing; each worker writes its own files.
+_Path(_os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+import app as _app  # noqa: E402,F401,I001  (Flask, numpy, onnxruntime and every app module)
+
 # Process naming
 proc_name = _os.environ.get("GUNICORN_PROC_NAME", "digitserve")
 
@@ -134,10 +261,19 @@ def on_starting(server: _Any) -> None:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
-    # on_exit is skipped when Gunicorn 27 dies halting twice (two workers failing to boot
-    # at once exits 1 with a traceback); atexit still runs. Workers inherit the handler,
-    # hence the master's pid.
+    # on_exit is skipped when the master dies another way (an error in its main loop exits
+    # without it); atexit still runs. Workers inherit the handler, hence the master's pid.
     _atexit.register(_remove_metrics_dir, _os.getpid())
+    # Deployment (issue #11): a drain file left by an earlier container of the same pod (the
+    # emptyDir outlives it) would hold /readyz at 503 for good: a new server starts undrained.
+    if drain_file := _os.environ.get("DIGITSERVE_DRAIN_FILE"):
+        _Path(drain_file).unlink(missing_ok=True)
+    _halt_once(server)
+
+
+def pre_fork(server: _Any, worker: _Any) -> None:
+    """Freeze the master's objects, so the worker's garbage collector leaves their pages shared."""
+    _gc.freeze()
 
 
 def post_fork(server: _Any, worker: _Any) -> None:
@@ -159,6 +295,21 @@ def child_exit(server: _Any, worker: _Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def worker_exit(server: _Any, worker: _Any) -> None:
+    """End the worker now, with its exit status, after flushing its logs.
+
+    onnxruntime, imported in the master, registers C exit handlers that wait on a condition
+    variable other threads of the master used; in a forked worker they wait forever (a hang
+    at exit, after Python is done). Nothing else runs at a worker's exit, so skip it all.
+    """
+    error = _sys.exc_info()[1]  # Gunicorn calls this hook while the worker's exit unwinds
+    code = error.code if isinstance(error, SystemExit) else 0
+    _logging.shutdown()
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    _os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+
+
 def on_exit(server: _Any) -> None:
     """Remove the metrics directory if this config made it (a temporary one)."""
     _remove_metrics_dir(_os.getpid())
@@ -172,3 +323,35 @@ def _remove_metrics_dir(master_pid: int) -> None:
     if metrics_dir.parent == _Path(_tempfile.gettempdir()) and metrics_dir.name.startswith(
             _METRICS_PREFIX):
         _shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _halt_once(arbiter: _Any) -> None:
+    """Make a failed worker boot stop Gunicorn with exit status 3 however many workers fail.
+
+    Gunicorn 27.0.1 halts with WORKER_BOOT_ERROR (3) when it reaps a worker that failed to
+    boot, and halt() stops the other workers, reaping them with the same reap_workers().
+    When one of them failed to boot too (with a bad model, all do, within milliseconds),
+    that raises HaltServer a second time, out of halt() itself: the master dies with a
+    traceback and exit status 1, before on_exit. So once the master is stopping, a worker
+    that failed to boot is reaped like any other exited worker.
+    """
+    from gunicorn.errors import HaltServer
+
+    stop, reap_workers = arbiter.stop, arbiter.reap_workers
+    stopping = False
+
+    def stop_noted(graceful: bool = True) -> None:
+        nonlocal stopping
+        stopping = True
+        stop(graceful)
+
+    def reap_once_stopping() -> None:
+        while True:  # after a swallowed HaltServer, reap the remaining exited workers too
+            try:
+                reap_workers()
+                return
+            except HaltServer:
+                if not stopping:
+                    raise
+
+    arbiter.stop, arbiter.reap_workers = stop_noted, reap_once_stopping

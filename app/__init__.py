@@ -9,9 +9,13 @@ from flask import Flask
 
 from app.config import load_config
 from app.inference import model
+from app.routes import demo
+from app.routes import docs
 from app.routes import health
+from app.routes import image
 from app.routes import info
 from app.routes import predict
+from app.routes import v2
 from app.web import errors
 from app.web import jsonio
 from app.web import logs
@@ -36,6 +40,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     loaded = app.extensions[model.KEY].info
     metrics.set_model_info(loaded.name, loaded.version, loaded.sha256)
     api = errors.ServiceApi(app)
-    for blueprint in (info.blp, health.blp, predict.blp):
+    for blueprint in (info.blp, health.blp, predict.blp, image.blp, v2.blp):
         api.register_blueprint(blueprint)
+    # Pages and their files, outside the OpenAPI document.
+    app.register_blueprint(demo.blp)
+    app.register_blueprint(docs.blp)
     return app

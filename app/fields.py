@@ -134,3 +134,13 @@ class FloatList(fields.List):  # type: ignore[type-arg]
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
+
+
+class PixelRows(fields.List):  # type: ignore[type-arg]
+    """Rows of pixel values, dumped as they are (the view already made plain Python floats)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(FloatList(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value

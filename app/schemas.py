@@ -9,6 +9,7 @@ from marshmallow import fields
 from app.fields import DigitImage
 from app.fields import DigitImageBatch
 from app.fields import FloatList
+from app.fields import PixelRows
 
 
 class PredictRequestSchema(Schema):
@@ -39,6 +40,23 @@ class PredictionSchema(Schema):
                               metadata={"description": "Probability of each digit 0-9."})
 
 
+class ImagePredictionSchema(PredictionSchema):
+    """Answer of POST /predict/image: as /predict's, plus the model's input when asked."""
+
+    input = PixelRows(metadata={"description": "With return_input=true: the 28x28 the model "
+                                               "saw, rows of values in [0, 1], white ink on "
+                                               "black."})
+
+
+class ImageQuerySchema(Schema):
+    """Query string of POST /predict/image."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    return_input = fields.Boolean(load_default=False)
+
+
 class BatchPredictionSchema(Schema):
     """Answer of POST /predict/batch, in the order of the instances."""
 
@@ -51,6 +69,7 @@ class MessageSchema(Schema):
 
     message = fields.String(required=True)
     docs = fields.String()
+    demo = fields.String(metadata={"description": "A page to draw a digit on."})
     openapi = fields.String()
 
 

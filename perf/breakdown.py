@@ -2,34 +2,41 @@
 
 Run: `python -m perf.breakdown` (or `make bench`). Each stage runs many times on a real
 held-out digit; the medians are comparable within one run only (the machine is shared).
+Metrics are kept in multiprocess mode, as under Gunicorn (in a temporary directory).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
-from flask import Flask
-from marshmallow import Schema
-from marshmallow import fields
-from marshmallow import validate
+# Before prometheus_client is imported: it picks its storage then.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="digitserve-bench-"))
 
-from app import create_app
-from app.inference.model import get_model
-from app.inference.preprocess import to_batch
-from app.schemas import BatchPredictionSchema
-from app.schemas import BatchRequestSchema
-from app.schemas import PredictionSchema
-from app.schemas import PredictRequestSchema
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+from flask import Flask  # noqa: E402
+from marshmallow import Schema  # noqa: E402
+from marshmallow import fields  # noqa: E402
+from marshmallow import validate  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.inference.model import get_model  # noqa: E402
+from app.inference.preprocess import to_batch  # noqa: E402
+from app.schemas import BatchPredictionSchema  # noqa: E402
+from app.schemas import BatchRequestSchema  # noqa: E402
+from app.schemas import PredictionSchema  # noqa: E402
+from app.schemas import PredictRequestSchema  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,15 +101,25 @@ def measure(repeat: int) -> list[tuple[str, float, str]]:
         answers = {"predictions": model.predict(batch32), "count": 32}
         add("serialise batch of 32 (dump + orjson)",
             lambda: orjson.dumps(batch_response_schema.dump(answers)))
-    add("whole /predict through WSGI (no HTTP)", lambda: call(app, "/predict", body))
-    add("whole /predict/batch of 32 through WSGI", lambda: call(app, "/predict/batch", batch_body),
-        "", n=max(50, repeat // 10))
-    add("whole /livez through WSGI", lambda: call(app, "/livez"), "the framework's floor")
+    whole = add("whole /predict through WSGI (no HTTP)", lambda: call(app.wsgi_app, "/predict",
+                                                                      body))
+    add("whole /predict/batch of 32 through WSGI",
+        lambda: call(app.wsgi_app, "/predict/batch", batch_body), "", n=max(50, repeat // 10))
+    livez = add("whole /livez through WSGI", lambda: call(app.wsgi_app, "/livez"),
+                "the framework's floor")
+    # The same requests without the WSGI middleware (request ids, metrics): Flask alone.
+    flask_only = functools.partial(Flask.wsgi_app, app)
+    rows.append(("request id + metrics middleware, /predict",
+                 whole - median_us(lambda: call(flask_only, "/predict", body), repeat),
+                 "whole minus Flask alone"))
+    rows.append(("request id + metrics middleware, /livez",
+                 livez - median_us(lambda: call(flask_only, "/livez"), repeat),
+                 "whole minus Flask alone"))
     return rows
 
 
-def call(app: Flask, path: str, body: bytes | None = None) -> bytes:
-    """Call the WSGI app as a server would, without HTTP; return the response body."""
+def call(wsgi: Callable[..., Any], path: str, body: bytes | None = None) -> bytes:
+    """Call a WSGI callable as a server would, without HTTP; return the response body."""
     environ = {
         "REQUEST_METHOD": "POST" if body is not None else "GET", "PATH_INFO": path,
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -110,7 +127,7 @@ def call(app: Flask, path: str, body: bytes | None = None) -> bytes:
         "wsgi.errors": sys.stderr, "CONTENT_TYPE": "application/json",
         "CONTENT_LENGTH": str(len(body or b"")),
     }
-    return b"".join(app.wsgi_app(environ, lambda status, headers, exc_info=None: None))
+    return b"".join(wsgi(environ, lambda status, headers, exc_info=None: None))
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from perf.sampling import wait_quiet
 from perf.server import REPO_ROOT
 from perf.server import free_port
 from perf.server import stop_process
+from perf.server import wait_for_200
 from perf.wrkrun import WrkLoad
 from perf.wrkrun import run_wrk
 from perf.wrkrun import wrk_path
@@ -98,7 +99,7 @@ def serving(stack: str, workers: int | None, run_dir: Path) -> Iterator[Running]
                                 stderr=subprocess.STDOUT)
     server = Running(stack, proc, f"http://127.0.0.1:{port}")
     try:
-        wait_live(server)
+        wait_for_200(f"{server.url}/livez", proc, stack, request_timeout_s=1)
         body = DIGIT.read_bytes()
         with requests.Session() as session:
             for _ in range(200):  # reach every worker
@@ -107,21 +108,6 @@ def serving(stack: str, workers: int | None, run_dir: Path) -> Iterator[Running]
         yield server
     finally:
         stop_process(proc)
-
-
-def wait_live(server: Running, timeout_s: float = 60.0) -> None:
-    """Poll /livez until it answers 200; raise at once if the server exits."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.stack} exited with {server.proc.returncode}")
-        try:
-            if requests.get(f"{server.url}/livez", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{server.stack} not live after {timeout_s} s")
 
 
 def load_once(server: Running, target: Target, args: argparse.Namespace,

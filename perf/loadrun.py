@@ -6,12 +6,14 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from perf.memory import worker_memory
 from perf.sampling import TreeSampler
 from perf.sampling import cpu_percent
 from perf.sampling import peak_rss_mb
@@ -21,7 +23,7 @@ from perf.server import Server
 from perf.server import ServerConfig
 from perf.server import pin
 
-GENERATOR_BOUND_PCT = 90.0  # Locust above this much of a core cannot be trusted to keep up
+GENERATOR_BOUND_PCT = 90.0  # a generator process above this much of a core cannot keep up
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Load:
     cpus: list[int] | None = None
     batch_size: int = 32
     spawn_rate: float = 0.0  # users started per second; 0: all of them within one second
+
+
+CellRunner = Callable[[Server, ServerConfig, Load, Path, int], dict[str, Any]]
 
 
 def locust_command(load: Load, url: str, csv_prefix: Path) -> list[str]:
@@ -86,38 +91,52 @@ def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
     proc = subprocess.Popen(locust_command(load, server.url, csv_prefix), cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     pin(proc.pid, load.cpus)
-    with TreeSampler({"server": server.proc.pid, "locust": proc.pid}) as sampler:
+    with TreeSampler({"server": server.proc.pid, "generator": proc.pid}) as sampler:
         code = proc.wait(timeout=load.duration_s + 120)
     server_cpu_s = sum(tree_cpu(server.proc.pid).values()) - before
     if code not in (0, 1):  # 1 only means some requests failed
         raise RuntimeError(f"locust exited with {code}; see {csv_prefix}_locust.log")
     row = read_aggregated(csv_prefix)
     first, last = sampler.window(*load_window(csv_prefix))
-    server_pct, _ = cpu_percent(first, last, "server")
-    locust_pct, locust_peak = cpu_percent(first, last, "locust")
-    machine_pct = 100 * (last.machine_busy_s - first.machine_busy_s) / max(last.t - first.t, 1e-9)
+    locust_pct, locust_peak = cpu_percent(first, last, "generator")
     requests = int(row["Request Count"])
-    failures = int(row["Failure Count"])
+    rps = float(row["Requests/s"])
+    return {**common_row(server, config, load, sampler, first, last, server_cpu_s, requests,
+                         cpus),
+            "generator": "locust", "failures": int(row["Failure Count"]),
+            "error_ratio": int(row["Failure Count"]) / requests if requests else 1.0,
+            "rps": float(row["Requests/s"]),
+            "steady_rps": steady_rps(csv_prefix, load.users),
+            "images_per_s": float(row["Requests/s"]) * (load.batch_size
+                                                        if load.user_class == "BatchUser" else 1),
+            "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]),
+            "p99_ms": float(row["99%"]), "max_ms": float(row["Max Response Time"]),
+            "avg_ms": float(row["Average Response Time"]),
+            "gen_cpu_pct": locust_pct, "gen_peak_proc_pct": locust_peak,
+            # Per request from the steady window (Locust's start-up is not load).
+            "gen_us_per_req": 1e4 * locust_pct / rps if rps else 0.0,
+            "generator_bound": locust_peak > GENERATOR_BOUND_PCT}
+
+
+def common_row(server: Server, config: ServerConfig, load: Load, sampler: TreeSampler,
+               first: Any, last: Any, server_cpu_s: float, requests: int,
+               cpus: int) -> dict[str, Any]:
+    """Return the figures every cell has whatever the generator: config, server CPU, memory."""
+    server_pct, _ = cpu_percent(first, last, "server")
+    gen_pct, _ = cpu_percent(first, last, "generator") if "generator" in last.cpu else (0.0, 0.0)
+    machine_pct = 100 * (last.machine_busy_s - first.machine_busy_s) / max(last.t - first.t, 1e-9)
     rss = peak_rss_mb(sampler.samples, "server")
+    memory = worker_memory(server.proc.pid)
+    us_per_req = 1e6 * server_cpu_s / requests if requests else 0.0
     return {
         "config": config.label, "variant": config.variant, "workers": config.workers,
         "worker_class": config.worker_class, "threads": config.threads,
         "ort_threads": config.ort_threads, "user_class": load.user_class, "users": load.users,
-        "requests": requests, "failures": failures,
-        "error_ratio": failures / requests if requests else 1.0,
-        "rps": float(row["Requests/s"]),
-        "steady_rps": steady_rps(csv_prefix, load.users),
-        "images_per_s": float(row["Requests/s"]) * (load.batch_size
-                                                    if load.user_class == "BatchUser" else 1),
-        "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]), "p99_ms": float(row["99%"]),
-        "max_ms": float(row["Max Response Time"]), "avg_ms": float(row["Average Response Time"]),
-        "server_cpu_pct": server_pct,
-        "server_us_per_req": 1e6 * server_cpu_s / requests if requests else 0.0,
-        "rss_per_worker_mb": sum(rss) / len(rss) if rss else 0.0,
-        "rss_total_mb": sum(rss),
-        "locust_cpu_pct": locust_pct, "locust_peak_proc_pct": locust_peak,
+        "requests": requests, "server_cpu_pct": server_pct, "server_us_per_req": us_per_req,
+        "server_rps_per_core": 1e6 / us_per_req if us_per_req else 0.0,
+        "rss_per_worker_mb": sum(rss) / len(rss) if rss else 0.0, "rss_total_mb": sum(rss),
+        "pss_per_worker_mb": memory["pss_mb"], "private_per_worker_mb": memory["private_mb"],
         "machine_cpu_pct": machine_pct,
-        "other_cpu_pct": max(machine_pct - server_pct - locust_pct, 0.0), "cpus": cpus,
+        "other_cpu_pct": max(machine_pct - server_pct - gen_pct, 0.0), "cpus": cpus,
         "machine_cpus": psutil.cpu_count() or cpus,
-        "generator_bound": locust_peak > GENERATOR_BOUND_PCT,
     }

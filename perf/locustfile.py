@@ -194,6 +194,36 @@ class LivezUser(DigitUser):
         self.get_json("/livez", "status", "alive")
 
 
+class GateUser(DigitUser):
+    """perf.gate's short mixed load: mostly /predict, some batches, health and the model card."""
+
+    wait_time = constant(0.01)
+
+    @tag("predict")
+    @task(8)
+    def digit(self) -> None:
+        """Classify a held-out digit."""
+        self.predict_digit()
+
+    @tag("batch")
+    @task(1)
+    def batch(self) -> None:
+        """Classify a batch."""
+        self.predict_batch()
+
+    @tag("health")
+    @task(1)
+    def ready(self) -> None:
+        """Ask whether the model is ready."""
+        self.get_json("/readyz", "status", "ready")
+
+    @tag("root")
+    @task(1)
+    def model(self) -> None:
+        """Read the model card."""
+        self.get_json("/model", "sha256")
+
+
 class SoakUser(DigitUser):
     """Predict at a fixed pace (PERF_SOAK_USER_RPS requests/s per user): the soak's load."""
 

@@ -1,9 +1,9 @@
 """The least a Flask app can do per /predict: the price of Flask + Gunicorn sync workers alone.
 
 One plain view: orjson, the service's numpy-backed marshmallow field, the model. No OpenAPI,
-metrics, request ids or JSON error handlers. `python -m perf.compare --minimal` serves it with
-the repo's gunicorn.conf.py (`gunicorn -c gunicorn.conf.py perf.minimal:app`) to show what
-digitserve's features cost on top.
+metrics, request ids or JSON error handlers. `python -m perf.compare` serves it beside
+digitserve and the FastAPI reference, with the repo's gunicorn.conf.py
+(`gunicorn -c gunicorn.conf.py perf.minimal:app`), to show what digitserve's features cost.
 """
 
 from __future__ import annotations

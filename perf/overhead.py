@@ -9,17 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from perf.loadrun import CellRunner
 from perf.loadrun import Load
-from perf.loadrun import run_cell
 from perf.sampling import wait_quiet
 from perf.server import ServerConfig
 from perf.server import running
 
-KEYS = ("rps", "server_us_per_req", "locust_cpu_pct", "locust_peak_proc_pct", "p99_ms")
+KEYS = ("rps", "server_us_per_req", "gen_cpu_pct", "gen_peak_proc_pct", "p99_ms")
 
 
 def measure(config: ServerConfig, capacity: Load, raw: Path, args: argparse.Namespace,
-            server_cpus: int) -> list[dict[str, Any]]:
+            server_cpus: int, run_cell: CellRunner) -> list[dict[str, Any]]:
     """Alternate CapacityUser (/predict) and LivezUser cells on one server; return the rows."""
     rows: list[dict[str, Any]] = []
     print(f"overhead: /predict vs /livez at {config.label}, {capacity.users} users",

@@ -50,7 +50,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out["rps_spread_pct"] = 100 * (out["rps_max"] - out["rps_min"]) / max(out["rps"], 1e-9)
         out["error_ratio"] = out["failures"] / max(out["requests"], 1)
         out["rounds"] = len(cell)
-        out["generator_bound"] = out["locust_peak_proc_pct"] > 90.0
+        out["generator_bound"] = out["gen_peak_proc_pct"] > 90.0
+        out["projected_rps"] = projected_rps(out)
         out["saturated"] = saturation(out)
         summary.append(out)
     return summary
@@ -73,50 +74,70 @@ def saturation(row: dict[str, Any]) -> str:
     return verdict + (", noisy" if noisy else "")
 
 
+def projected_rps(row: dict[str, Any]) -> float:
+    """Return what the server would sustain with the CPUs to itself: the cores its workers can
+    use (one per worker, for the GIL; at most the CPUs) times its requests/s per core."""
+    usable = min(row["workers"] * max(row["ort_threads"], 1), row["cpus"])
+    return float(usable * row["server_rps_per_core"])
+
+
 def recommend(summary: list[dict[str, Any]], slo_p99_ms: float) -> Recommendation:
-    """Pick the config with the highest throughput within the p99 budget, then the smallest
-    config within 5% of it (fewest workers, then least memory)."""
+    """Pick the config the server itself does best, from cells where the server set the pace.
+
+    Eligible cells: no failures, p99 within the budget, the generator under 90% CPU, and the
+    server or the machine out of CPU (a lightly loaded cell says nothing about capacity).
+    Each config is judged by its server CPU per request in its best such cell, projected to
+    the cores its workers can use; the smallest config within 5% of the best wins.
+    """
     ok = [r for r in summary
           if r["failures"] == 0 and r["p99_ms"] <= slo_p99_ms and not r["generator_bound"]]
+    loaded = [r for r in ok if r["saturated"].split(",")[0] in ("server", "machine")]
     dropped = sum(r["generator_bound"] for r in summary)
-    if not ok:
-        return Recommendation(None, None, f"No cell had p99 <= {slo_p99_ms:g} ms with no "
-                              f"errors and a generator under 90% CPU ({dropped} cells were "
-                              "generator-bound): try fewer users, a larger --slo-p99-ms, or "
-                              "--locust-processes / --locust-cpus.")
+    if not loaded:
+        return Recommendation(None, None, f"No cell had p99 <= {slo_p99_ms:g} ms with no errors, "
+                              f"a generator under 90% CPU ({dropped} cells were generator-bound) "
+                              "and the server out of CPU: try more users, a larger --slo-p99-ms, "
+                              "or --generator wrk.")
     per_config: dict[str, dict[str, Any]] = {}
-    for row in ok:
-        if row["rps"] > per_config.get(row["config"], {"rps": -1.0})["rps"]:
+    for row in loaded:
+        if row["projected_rps"] > per_config.get(row["config"], {"projected_rps": -1.0})[
+                "projected_rps"]:
             per_config[row["config"]] = row
-    best = max(per_config.values(), key=lambda r: r["rps"])
-    close = [r for r in per_config.values() if r["rps"] >= (1 - WITHIN) * best["rps"]]
+    best = max(per_config.values(), key=lambda r: r["projected_rps"])
+    close = [r for r in per_config.values()
+             if r["projected_rps"] >= (1 - WITHIN) * best["projected_rps"]]
     chosen = min(close, key=lambda r: (r["workers"] * r["threads"], r["rss_total_mb"]))
-    return Recommendation(chosen, best, explain(chosen, best, per_config, slo_p99_ms, dropped))
+    measured = [r for r in ok if r["config"] != chosen["config"] and r["rps"] > chosen["rps"]]
+    return Recommendation(chosen, best, explain(chosen, best, per_config, measured, slo_p99_ms,
+                                                dropped))
 
 
 def explain(chosen: dict[str, Any], best: dict[str, Any], per_config: dict[str, dict[str, Any]],
-            slo: float, dropped: int) -> str:
-    """Say in words why the chosen config wins."""
+            measured: list[dict[str, Any]], slo: float, dropped: int) -> str:
+    """Say in words why the chosen config wins, and what only the generator made look better."""
     cpus = chosen["cpus"]
-    text = (f"**{chosen['config']}** ({chosen['users']} users): {chosen['rps']:.0f} req/s at "
-            f"p99 {chosen['p99_ms']:g} ms, {chosen['server_us_per_req']:.0f} us of server CPU "
-            f"per request, {chosen['rss_total_mb']:.0f} MB in workers.")
+    text = (f"**{chosen['config']}**: {chosen['server_us_per_req']:.0f} us of server CPU per "
+            f"request ({chosen['server_rps_per_core']:.0f} req/s per server core, about "
+            f"{chosen['projected_rps']:.0f} req/s on {cpus} CPUs with the generator elsewhere); "
+            f"measured here {chosen['rps']:.0f} req/s at p99 {chosen['p99_ms']:.1f} ms with "
+            f"{chosen['users']} users, {chosen['rss_total_mb']:.0f} MB in workers "
+            f"({chosen['private_per_worker_mb']:.1f} MB private each).")
     if best is not chosen:
-        gain = 100 * (best["rps"] / chosen["rps"] - 1)
-        text += (f" {best['config']} reaches {best['rps']:.0f} req/s, only {gain:.1f}% more "
-                 f"(within the {WITHIN:.0%} rule) on {cpus} CPUs, for "
-                 f"{best['rss_total_mb'] - chosen['rss_total_mb']:.0f} MB more memory.")
-    bigger = [r for r in per_config.values() if r["workers"] > chosen["workers"]
-              and r["variant"] == chosen["variant"] and r is not best]
-    for other in sorted(bigger, key=lambda r: r["workers"])[:1]:
-        change = 100 * (other["rps"] / chosen["rps"] - 1)
-        text += (f" {other['config']} changes throughput by {change:+.1f}% on {cpus} CPUs "
-                 f"and adds {other['rss_total_mb'] - chosen['rss_total_mb']:.0f} MB.")
-    smaller = [r for r in per_config.values() if r["workers"] < chosen["workers"]
-               and r["variant"] == chosen["variant"]]
-    for other in sorted(smaller, key=lambda r: -r["workers"])[:1]:
-        text += (f" {other['config']} sustains only {other['rps']:.0f} req/s "
-                 f"({100 * other['rps'] / chosen['rps']:.0f}%).")
+        text += (f" {best['config']} projects {best['projected_rps']:.0f} req/s, within "
+                 f"{WITHIN:.0%}, with more workers or threads.")
+    others = sorted((r for r in per_config.values() if r is not chosen and r is not best),
+                    key=lambda r: -r["projected_rps"])
+    for other in others[:3]:
+        text += (f" {other['config']}: {other['server_us_per_req']:.0f} us/request "
+                 f"({100 * other['projected_rps'] / chosen['projected_rps']:.0f}%).")
+    louder = max(measured, key=lambda r: r["rps"], default=None)
+    if louder is not None and louder["gen_us_per_req"] < chosen["gen_us_per_req"]:
+        text += (f" {louder['config']} measured more ({louder['rps']:.0f} req/s with "
+                 f"{louder['users']} users) only because the generator spent "
+                 f"{louder['gen_us_per_req']:.0f} instead of {chosen['gen_us_per_req']:.0f} us "
+                 f"per request on it: the server paid {louder['server_us_per_req']:.0f} us per "
+                 "request there. That advantage belongs to the generator (a client that keeps "
+                 "connections open), not to the server.")
     if dropped:
         text += f" {dropped} generator-bound cell(s) were not considered."
     return text + f" Budget: p99 <= {slo:g} ms, no errors."

@@ -87,21 +87,32 @@ def pin(pid: int, cpus: list[int] | None) -> None:
             pass  # a child that just exited
 
 
-def wait_ready(server: Server, timeout_s: float = 60.0) -> None:
-    """Poll /readyz until it answers 200; raise ServerError at once if gunicorn exits."""
+def wait_for_200(url: str, proc: subprocess.Popen[bytes], name: str, *, timeout_s: float = 60.0,
+                 request_timeout_s: float = 2.0, log: Path | None = None) -> requests.Response:
+    """GET url until it answers 200; return that answer.
+
+    :raises ServerError: at once if proc (called name, writing to log) exits, or after timeout_s.
+    """
+    see = f"; see {log}" if log else ""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise ServerError(f"gunicorn exited with {server.proc.returncode}; see {server.log}")
+        if proc.poll() is not None:
+            raise ServerError(f"{name} exited with {proc.returncode}{see}")
         try:
-            reply = requests.get(f"{server.url}/readyz", timeout=2)
+            reply = requests.get(url, timeout=request_timeout_s)
             if reply.status_code == 200:
-                server.model = reply.json().get("model", {})
-                return
+                return reply
         except requests.RequestException:
             pass
         time.sleep(0.1)
-    raise ServerError(f"gunicorn not ready after {timeout_s} s; see {server.log}")
+    raise ServerError(f"{name} did not answer {url} with 200 within {timeout_s} s{see}")
+
+
+def wait_ready(server: Server, timeout_s: float = 60.0) -> None:
+    """Poll /readyz until it answers 200, noting the model; raise ServerError if gunicorn exits."""
+    reply = wait_for_200(f"{server.url}/readyz", server.proc, "gunicorn", timeout_s=timeout_s,
+                         log=server.log)
+    server.model = reply.json().get("model", {})
 
 
 def warm_up(server: Server, seconds: float, workers: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from perf import overhead
 from perf import report
+from perf.loadrun import CellRunner
 from perf.loadrun import Load
 from perf.loadrun import run_cell
 from perf.machine import describe
@@ -21,10 +22,14 @@ from perf.sampling import wait_quiet
 from perf.server import REPO_ROOT
 from perf.server import ServerConfig
 from perf.server import running
+from perf.wrkrun import run_wrk_cell
+from perf.wrkrun import wrk_path
 
 CPUS = len(os.sched_getaffinity(0))
-FULL = {"workers": sorted({1, 2, 4, CPUS}), "users": [4, 16, 64], "duration": 7.0, "repeat": 2,
-        "warmup": 1.0, "overhead": True, "quiet_wait": 5.0}
+# Worker counts: one, the cores, cores + 1 and twice the cores (does a spare worker fill idle
+# time, or only queue for the same cores?).
+FULL = {"workers": sorted({1, CPUS, CPUS + 1, 2 * CPUS}), "users": [4, 16, 64], "duration": 7.0,
+        "repeat": 2, "warmup": 1.0, "overhead": True, "quiet_wait": 5.0}
 QUICK = {"workers": [1, 2], "users": [3], "duration": 4.0, "repeat": 1, "warmup": 0.5,
          "overhead": False, "quiet_wait": 0.0}
 
@@ -48,6 +53,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--duration", type=float, help="seconds of load per cell (default 7)")
     add("--repeat", type=int, help="interleaved rounds; the report gives medians (default 2)")
     add("--warmup", type=float, help="seconds of warm-up requests after /readyz (default 1)")
+    add("--generator", choices=("locust", "wrk"), default=None,
+        help="load generator (default locust); wrk stands in for CapacityUser and LivezUser "
+             "at a fraction of the CPU, so the server, not the generator, sets the pace")
     add("--user-class", default=None, help="Locust user class (default CapacityUser)")
     add("--spawn-rate", type=float, default=None,
         help="users started per second (default: all within 1 s)")
@@ -64,12 +72,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     preset = {**(QUICK if args.quick else FULL), "ort_threads": [1], "gthread": [],
               "user_class": "CapacityUser", "batch_size": 32, "spawn_rate": 0.0, "slo_p99_ms": 50.0,
-              "server_cpus": [], "locust_cpus": [], "locust_processes": 1}
+              "server_cpus": [], "locust_cpus": [], "locust_processes": 1, "generator": "locust"}
     if args.config:
         preset.update(json.loads(args.config.read_text()))
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.generator == "wrk" and not wrk_path():
+        parser.error("--generator wrk: wrk is not installed (apt-get install wrk)")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     args.out = args.out or REPO_ROOT / "perf" / "results" / stamp
     return args
@@ -105,14 +115,14 @@ def sweep(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str
                           f"{per_cell * (total - done):.0f} s left", file=sys.stderr, flush=True)
                     idle_pct = wait_quiet(args.quiet_wait)
                     prefix = raw / f"r{round_no}-{config.label.replace(' ', '_')}-u{users}"
-                    row = run_cell(server, config, Load(users=users, **load_of), prefix,
-                                   server_cpus)
+                    row = cell_runner(args)(server, config, Load(users=users, **load_of),
+                                            prefix, server_cpus)
                     row.update(round=round_no, idle_cpu_pct=idle_pct,
                                model_sha256=server.model.get("sha256", ""))
                     rows.append(row)
                     print(f"    {row['rps']:.0f} req/s, p99 {row['p99_ms']:g} ms, "
                           f"{row['failures']} failures, server {row['server_us_per_req']:.0f} "
-                          f"us/req, Locust CPU {row['locust_cpu_pct']:.0f}%",
+                          f"us/req, {row['generator']} CPU {row['gen_cpu_pct']:.0f}%",
                           file=sys.stderr, flush=True)
     if not args.overhead:
         return rows, []
@@ -122,7 +132,12 @@ def sweep(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str
     config = ServerConfig(best["workers"], best["worker_class"], best["threads"],
                           best["ort_threads"])
     capacity = Load(**{**load_of, "user_class": "CapacityUser", "users": best["users"]})
-    return rows, overhead.measure(config, capacity, raw, args, server_cpus)
+    return rows, overhead.measure(config, capacity, raw, args, server_cpus, cell_runner(args))
+
+
+def cell_runner(args: argparse.Namespace) -> CellRunner:
+    """Return the function that runs one cell with the chosen generator."""
+    return run_wrk_cell if args.generator == "wrk" else run_cell
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,6 +42,7 @@ def test_env_model_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 @pytest.mark.parametrize(("key", "value"), [
     ("ORT_THREADS", 0), ("ORT_THREADS", "2"), ("MAX_BATCH", -1), ("MAX_BATCH", True),
     ("MAX_CONTENT_LENGTH", 0), ("MODEL_PATH", ""), ("LOG_LEVEL", "LOUD"),
+    ("MAX_IMAGE_PIXELS", 0), ("MAX_IMAGE_PIXELS", 89_478_486), ("MAX_IMAGE_PIXELS", 1.5),
 ])
 def test_bad_config_fails_start(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=key):

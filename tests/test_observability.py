@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from flask.testing import FlaskClient
 
+from app.web.metrics import ForkAwarePid
 from tests.support import sample_value
 
 REQUESTS = "digitserve_http_requests_total"
@@ -86,3 +89,19 @@ def test_errors_carry_request_ids(client: FlaskClient, method: str, path: str,
 def test_generated_ids_differ(client: FlaskClient) -> None:
     ids = {client.get("/livez").headers["X-Request-ID"] for _ in range(20)}
     assert len(ids) == 20
+
+
+def test_fork_aware_pid_is_the_childs_after_a_fork() -> None:
+    remembered = ForkAwarePid()
+    assert remembered() == os.getpid()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report what it remembers, and leave at once
+        os.write(write_end, str(remembered()).encode())
+        os._exit(0)
+    os.close(write_end)
+    reported = int(os.read(read_end, 32))
+    os.close(read_end)
+    os.waitpid(child, 0)
+    assert reported == child
+    assert remembered() == os.getpid()

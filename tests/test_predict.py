@@ -85,11 +85,13 @@ def test_invalid_predict_body_is_422(client: FlaskClient, body: Any) -> None:
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
-def test_nan_and_infinity_are_422(client: FlaskClient, literal: str) -> None:
+def test_nan_and_infinity_are_400_saying_where(client: FlaskClient, literal: str) -> None:
+    # They are not JSON (RFC 8259); the one parse refuses them and says where they are.
     raw = "{\"data\": [" + ", ".join(["0.5"] * 783 + [literal]) + "]}"
     response = client.post("/predict", data=raw, content_type="application/json")
-    error = assert_error(response, 422)
-    assert "NaN and Infinity" in error["errors"]["json"]["data"][0]
+    message = assert_error(response, 400)["message"]
+    column = raw.index(literal.lstrip("-")) + 1
+    assert f"NaN and Infinity are not JSON numbers (line 1, column {column})" in message
 
 
 @pytest.mark.parametrize("raw", ['{"data": [0.5, ', "{data: 1}", "\xff\xfe", "[1, 2]]"])

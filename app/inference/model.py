@@ -99,6 +99,13 @@ class DigitClassifier:
         # Plain Python on 10 floats a row beats numpy's per-call overhead at these sizes.
         return [Prediction(row.index(top), top, row) for row in rows for top in (max(row),)]
 
+    def probabilities(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Return the model's raw float32 (N, 10) output for a batch shaped (N, 1, 28, 28).
+
+        :raises ModelUnavailableError: if inference fails.
+        """
+        return self._run(batch)
+
     def check(self) -> None:
         """Run the warm-up batch and check the answer is a probability distribution.
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask.views import MethodView
-from flask_smorest import Blueprint
-
 from app.inference.model import get_model
 from app.schemas import HealthSchema
+from app.web import drain
 from app.web.errors import ModelUnavailableError
+from app.web.views import Blueprint
 
 blp = Blueprint("health", __name__, description="Liveness, readiness and health")
 
 Answer = tuple[dict[str, Any], int]
+_HEALTH = HealthSchema()
+_UNAVAILABLE = {503: (_HEALTH, "The model cannot answer.")}
 
 
 def _probe() -> tuple[dict[str, Any], str | None]:
@@ -30,41 +31,33 @@ def _probe() -> tuple[dict[str, Any], str | None]:
 
 
 @blp.route("/health")
-class Health(MethodView):
-    """Model and worker health."""
-
-    @blp.response(200, HealthSchema)
-    @blp.alt_response(503, schema=HealthSchema, description="The model cannot answer.")
-    def get(self) -> Answer:
-        """Report whether this worker's model answers, with its identity and the worker pid."""
-        identity, failure = _probe()
-        body = {"status": "unhealthy" if failure else "healthy", "model_loaded": failure is None,
-                "model": identity, "pid": os.getpid(), "session_pid": get_model().info.pid}
-        if failure:
-            body["message"] = failure
-        return body, 503 if failure else 200
+@blp.contract(response=_HEALTH, alternatives=_UNAVAILABLE)
+def health() -> Answer:
+    """Report whether this worker's model answers, with its identity and the worker pid."""
+    identity, failure = _probe()
+    body = {"status": "unhealthy" if failure else "healthy", "model_loaded": failure is None,
+            "model": identity, "pid": os.getpid(), "session_pid": get_model().info.pid}
+    if failure:
+        body["message"] = failure
+    return body, 503 if failure else 200
 
 
 @blp.route("/livez")
-class Live(MethodView):
-    """Process liveness."""
-
-    @blp.response(200, HealthSchema)
-    def get(self) -> dict[str, Any]:
-        """Answer as long as the worker process serves requests."""
-        return {"status": "alive", "pid": os.getpid()}
+@blp.contract(response=_HEALTH)
+def livez() -> dict[str, Any]:
+    """Answer as long as the worker process serves requests."""
+    return {"status": "alive", "pid": os.getpid()}
 
 
 @blp.route("/readyz")
-class Ready(MethodView):
-    """Readiness: the model is loaded and answers."""
-
-    @blp.response(200, HealthSchema)
-    @blp.alt_response(503, schema=HealthSchema, description="The model cannot answer.")
-    def get(self) -> Answer:
-        """Answer 200 when the model is loaded and its warm-up inference passes, else 503."""
-        identity, failure = _probe()
-        body = {"status": "not ready" if failure else "ready", "model": identity}
-        if failure:
-            body["message"] = failure
-        return body, 503 if failure else 200
+@blp.contract(response=_HEALTH, alternatives={
+    503: (_HEALTH, "The model cannot answer, or the server is draining (DIGITSERVE_DRAIN_FILE).")})
+def readyz() -> Answer:
+    """Answer 200 when the model is loaded and its warm-up inference passes, else 503."""
+    if (draining := drain.readiness_override()) is not None:
+        return draining
+    identity, failure = _probe()
+    body = {"status": "not ready" if failure else "ready", "model": identity}
+    if failure:
+        body["message"] = failure
+    return body, 503 if failure else 200

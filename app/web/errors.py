@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from typing import cast
 
 from flask import Flask
 from flask import current_app
+from flask import request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 ErrorBody = tuple[dict[str, Any], int, dict[str, str]]
+HttpErrorHandler = Callable[[HTTPException], ErrorBody]
 
 
 class ServiceError(Exception):
@@ -31,6 +36,15 @@ class ModelUnavailableError(ServiceError):
     status = "Service Unavailable"
 
 
+class PictureError(ServiceError):
+    """A picture the service cannot classify: not an image, broken, too large or blank (4xx)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.status = HTTP_STATUS_CODES[status_code]
+
+
 class ModelLoadError(Exception):
     """The model file is missing, unreadable or not the digit model; start-up must stop."""
 
@@ -39,10 +53,40 @@ class ServiceApi(Api):  # type: ignore[misc]
     """flask-smorest's Api whose HTTP error bodies always carry a message."""
 
     def handle_http_exception(self, error: HTTPException) -> ErrorBody:
-        """Answer any HTTPException (400, 404, 405, 413, 415, 422, 500...) as JSON."""
+        """Answer any HTTPException (400, 404, 405, 413, 415, 422, 500...) as JSON.
+
+        A path that matched no route (404, 405) under a blueprint's url_prefix is answered
+        by that blueprint's own HTTPException handler, if it has one, as if it had matched:
+        Flask gives routing errors to the app's handlers only.
+        """
+        handler = _prefix_handler(error)
+        if handler is not None:
+            return handler(error)
         payload, status, headers = super().handle_http_exception(error)
         payload.setdefault("message", _message_for(error))
         return payload, status, headers
+
+
+def _prefix_handler(error: HTTPException) -> HttpErrorHandler | None:
+    """Return the HTTPException handler of the blueprint whose url_prefix holds an unrouted path."""
+    if request.url_rule is not None:  # routed: a blueprint handler would have had it first
+        return None
+    path = request.path
+    for name, blueprint in current_app.blueprints.items():
+        prefix = (blueprint.url_prefix or "").rstrip("/")
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            handlers = current_app.error_handler_spec[name][None]
+            for cls in type(error).__mro__:
+                if cls in handlers:  # registered by the blueprint with this signature
+                    return cast(HttpErrorHandler, handlers[cls])
+    return None
+
+
+def error_message(error: HTTPException) -> str:
+    """Return the one-line message the error's body carries (an abort's, or werkzeug's)."""
+    data = getattr(error, "data", None) or {}
+    message = data.get("message")
+    return message if isinstance(message, str) else _message_for(error)
 
 
 def _message_for(error: HTTPException) -> str:

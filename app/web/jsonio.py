@@ -1,8 +1,7 @@
-"""Fast JSON in and out: orjson behind Flask's JSON provider, and the strict body parser."""
+"""JSON in and out: reading a body, one strict orjson parse, schema loading, JSON responses."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
@@ -11,18 +10,22 @@ from flask import Request
 from flask import Response
 from flask.json.provider import JSONProvider
 from flask_smorest import abort
-from webargs import core
-from webargs.flaskparser import FlaskParser
+from marshmallow import Schema
+from marshmallow import ValidationError
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
 
+MIMETYPE = "application/json"
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_NOT_JSON_NUMBERS = (b"NaN", b"Infinity")
 
 
 class OrjsonProvider(JSONProvider):
     """Flask JSON provider backed by orjson (dataclasses and numpy arrays serialise as-is)."""
 
-    mimetype = "application/json"
+    mimetype = MIMETYPE
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialise obj to a JSON string."""
@@ -34,39 +37,68 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """Build a JSON response straight from orjson's bytes."""
-        obj = self._prepare_response_obj(args, kwargs)
-        return Response(orjson.dumps(obj, option=_OPTIONS), mimetype=self.mimetype)
+        return json_response(self._prepare_response_obj(args, kwargs))
 
 
-class StrictJsonParser(FlaskParser):
-    """webargs parser for JSON bodies: 415 for other media types, orjson for speed.
+def json_response(obj: Any, status: int = 200) -> Response:
+    """Return obj as a JSON response."""
+    return Response(orjson.dumps(obj, option=_OPTIONS), status, content_type=MIMETYPE)
 
-    Bodies orjson rejects are parsed again by the standard library, which accepts NaN and
-    Infinity: they then reach the schema and fail validation (422) naming the field,
-    while text that is not JSON at all gets a 400.
+
+def read_body(req: Request) -> bytes:
+    """Return the whole request body, refusing what the server could not frame.
+
+    :raises RequestEntityTooLarge: over MAX_CONTENT_LENGTH, chunked bodies included.
+    :raises BadRequest: if the body's framing is broken (an invalid chunk size, a short body).
     """
-
-    def _raw_load_json(self, req: Request) -> Any:
-        if not core.is_json(req.mimetype):
-            raise UnsupportedMediaType(
-                f"Content-Type must be application/json, got {req.mimetype or 'none'!r}."
-            )
+    try:
         body = req.get_data(cache=True)
-        limit = req.max_content_length
-        if req.content_length is None and limit is not None and len(body) >= limit:
-            # A chunked body is cut at the limit rather than refused; refuse it here.
-            raise RequestEntityTooLarge()
-        if not body:
-            abort(400, message="The request body is empty; send a JSON object.")
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return core.parse_json(body)
+    except HTTPException:
+        raise
+    except Exception as error:  # the WSGI server's own parse errors (Gunicorn's) and OSError
+        raise BadRequest(f"The request body could not be read: {type(error).__name__}.") from None
+    limit = req.max_content_length
+    if req.content_length is None and limit is not None and len(body) >= limit:
+        # A chunked body is cut at the limit rather than refused; refuse it here.
+        raise RequestEntityTooLarge()
+    return body
 
-    def _handle_invalid_json_error(self, error: Exception, req: Request, *args: Any,
-                                   **kwargs: Any) -> Any:
-        detail = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
-        abort(400, message=f"The request body is not valid JSON: {detail}.")
+
+def parse_json(body: bytes) -> Any:
+    """Parse body with orjson, once; anything it refuses is a 400 that says where.
+
+    NaN and Infinity are not JSON (RFC 8259) and are refused here, as are documents nested
+    deeper than 1024, numbers too large for a double and invalid UTF-8.
+    """
+    if not body:
+        abort(400, message="The request body is empty; send a JSON object.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        if body.startswith(_NOT_JSON_NUMBERS, error.pos):
+            abort(400, message=f"The request body is not valid JSON: NaN and Infinity are not "
+                               f"JSON numbers ({where}); send finite numbers in [0, 1].")
+        abort(400, message=f"The request body is not valid JSON: {error.msg} ({where}).")
+
+
+def load_json(req: Request, schema: Schema) -> Any:
+    """Read, parse and validate a JSON body with schema.
+
+    :raises UnsupportedMediaType: unless the Content-Type is application/json or
+        application/*+json.
+    :raises UnprocessableEntity: (422) with `errors.json` from the schema.
+    """
+    mimetype = req.mimetype
+    if mimetype != MIMETYPE and not (mimetype.startswith("application/")
+                                     and mimetype.endswith("+json")):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, got {mimetype or 'none'!r}.")
+    document = parse_json(read_body(req))
+    try:
+        return schema.load(document)
+    except ValidationError as error:
+        abort(422, messages={"json": error.normalized_messages()})  # type: ignore[no-untyped-call]
 
 
 def init_app(app: Flask) -> None:

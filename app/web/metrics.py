@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -25,16 +23,45 @@ from prometheus_client import Gauge
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
-from werkzeug.exceptions import HTTPException
+from prometheus_client import values
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _INFERENCE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 UNMATCHED = "<unmatched>"  # unknown paths: one label value, however many clients try
+OTHER = "OTHER"  # unusual methods: one label value
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+
+class ForkAwarePid:
+    """os.getpid() without a system call: the pid, remembered and renewed after each fork.
+
+    In multiprocess mode prometheus_client asks for the pid on every metric write, to notice a
+    fork; nine writes a request made nine getpid() system calls. Its documented
+    process_identifier hook takes this instead (pids of running processes stay distinct).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        """Take the new process's pid (called in the child right after a fork)."""
+        self.pid = os.getpid()
+
+    def __call__(self) -> int:
+        return self.pid
+
+
+if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # before the metric objects below are made
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=ForkAwarePid())
 
 REQUESTS = Counter("digitserve_http_requests_total", "HTTP requests answered.",
                    ["endpoint", "method", "status"])
@@ -44,20 +71,29 @@ LATENCY = Histogram("digitserve_http_request_duration_seconds",
 IN_FLIGHT = Gauge("digitserve_http_requests_in_flight", "Requests being handled now.",
                   multiprocess_mode="livesum")
 INFERENCE = Histogram("digitserve_inference_duration_seconds",
-                      "Time of one onnxruntime call (a whole batch).", buckets=_INFERENCE_BUCKETS)
+                      "Time to classify one batch: the onnxruntime call and building the answers.",
+                      buckets=_INFERENCE_BUCKETS)
 BATCH_SIZE = Histogram("digitserve_inference_batch_size", "Images per onnxruntime call.",
                        buckets=_BATCH_BUCKETS)
 MODEL_INFO = Gauge("digitserve_model_info", "The loaded model (value 1).",
                    ["name", "version", "sha256"], multiprocess_mode="livemax")
 
 
-@contextmanager
-def time_inference(batch_size: int) -> Iterator[None]:
-    """Record the duration and batch size of the onnxruntime call made inside the block."""
-    started = time.perf_counter()
-    yield
-    INFERENCE.observe(time.perf_counter() - started)
-    BATCH_SIZE.observe(batch_size)
+class InferenceTimer:
+    """Record the duration and batch size of the classification made inside the block."""
+
+    __slots__ = ("batch_size", "started")
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.started = 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        INFERENCE.observe(time.perf_counter() - self.started)
+        BATCH_SIZE.observe(self.batch_size)
 
 
 def set_model_info(name: str, version: str, sha256: str) -> None:
@@ -68,48 +104,51 @@ def set_model_info(name: str, version: str, sha256: str) -> None:
 class MetricsMiddleware:
     """WSGI middleware that counts and times every request the app answers.
 
-    Plain WSGI costs a few microseconds a request where Flask hooks cost about 20.
+    The endpoint label is the URL rule Flask matched, read from the request Flask keeps in
+    the environ while it answers: no second URL match. Label children are looked up once per
+    (endpoint, method, status) and kept.
     """
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.wsgi_app = app.wsgi_app
-        self._static_paths: frozenset[str] | None = None
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         """Call the app, then record the endpoint, method, status and duration."""
         started = time.perf_counter()
-        status = []
+        labels: list[tuple[str, str, str]] = []
 
-        def record_status(code: str, headers: list[tuple[str, str]],
+        def record_status(status: str, headers: list[tuple[str, str]],
                           exc_info: Any = None) -> Any:
-            status.append(code[:3])
-            return start_response(code, headers, exc_info)
+            labels.append(_labels(environ, status))
+            return start_response(status, headers, exc_info)
 
         IN_FLIGHT.inc()
         try:
             return self.wsgi_app(environ, record_status)
         finally:
             IN_FLIGHT.dec()
-            endpoint = self._endpoint(environ)
-            REQUESTS.labels(endpoint, environ.get("REQUEST_METHOD", ""),
-                            status[0] if status else "500").inc()
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            key = labels[-1] if labels else (UNMATCHED, _method(environ), "500")
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (REQUESTS.labels(*key),
+                                                  LATENCY.labels(key[0]))
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
-    def _endpoint(self, environ: WSGIEnvironment) -> str:
-        """Name the route a request hit, by its rule, so that label values stay few."""
-        if self._static_paths is None:  # the blueprints are registered after init_app
-            self._static_paths = frozenset(
-                rule.rule for rule in self.app.url_map.iter_rules() if not rule.arguments)
-        path = environ.get("PATH_INFO", "")
-        if path in self._static_paths:
-            return str(path)
-        try:
-            rule, _ = self.app.url_map.bind_to_environ(environ).match(return_rule=True)
-        except HTTPException:
-            return UNMATCHED
-        return str(rule.rule)
+
+def _labels(environ: WSGIEnvironment, status: str) -> tuple[str, str, str]:
+    """Name the endpoint (the matched URL rule), the method and the status code."""
+    req = environ.get("werkzeug.request")  # set by Flask until the request context ends
+    rule = getattr(req, "url_rule", None)
+    return (rule.rule if rule is not None else UNMATCHED, _method(environ), status[:3])
+
+
+def _method(environ: WSGIEnvironment) -> str:
+    """Return the request method, or OTHER for one outside HTTP's usual set (few labels)."""
+    method = environ.get("REQUEST_METHOD", "")
+    return method if method in _METHODS else OTHER
 
 
 def scrape() -> Response:
@@ -124,5 +163,5 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Count and time every request, and serve GET /metrics."""
-    app.wsgi_app = MetricsMiddleware(app)  # type: ignore[method-assign]
+    app.wsgi_app = MetricsMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.add_url_rule("/metrics", "metrics", scrape, methods=["GET"])

@@ -11,6 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Generic
+from typing import Protocol
+from typing import Self
+from typing import TypeVar
 
 import numpy as np
 import requests
@@ -39,22 +43,41 @@ class Outcome:
         """Return whether the request got a 200 with the right label."""
         return self.status == 200 and self.correct
 
+
+class Result(Protocol):
+    """How one request ended, whichever client sent it (an Outcome, or fleet.py's Sent)."""
+
     @property
-    def kind(self) -> str:
-        """Name the outcome for counting: "ok", "status 503", "wrong label" or an error."""
-        if self.error is not None:
-            return self.error
-        if self.status != 200:
-            return f"status {self.status}"
-        return "ok" if self.correct else "wrong label"
+    def status(self) -> int | None:
+        """Return the HTTP status, or None when no response came back."""
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the request got a 200 with the right label."""
+
+    @property
+    def error(self) -> str | None:
+        """Return the exception's type name when no response came back, else None."""
 
 
-def count(outcomes: Iterable[Outcome]) -> Counter[str]:
+R = TypeVar("R", bound=Result)
+
+
+def kind(result: Result) -> str:
+    """Name a result for counting: "ok", "status 503", "wrong label" or an error."""
+    if result.error is not None:
+        return result.error
+    if result.status != 200:
+        return f"status {result.status}"
+    return "ok" if result.ok else "wrong label"
+
+
+def count(outcomes: Iterable[Result]) -> Counter[str]:
     """Count outcomes by kind."""
-    return Counter(outcome.kind for outcome in outcomes)
+    return Counter(kind(outcome) for outcome in outcomes)
 
 
-def failures(outcomes: Iterable[Outcome]) -> list[Outcome]:
+def failures(outcomes: Iterable[R]) -> list[R]:
     """Return the failed requests: any exception, any non-200, any wrong label."""
     return [outcome for outcome in outcomes if not outcome.ok]
 
@@ -80,33 +103,34 @@ def root_error(error: BaseException) -> str:
     return type(error).__name__
 
 
-class LoadClient:
+class BackgroundClient(Generic[R]):
     """Send real digits to /predict from a few threads until stopped or a hard deadline passes.
 
-    Each request uses its own connection (sync workers close it anyway) and requests does no
-    retries, so every failure is recorded.
+    Each thread sends digit (thread + n) as its nth request; _send makes the request and
+    returns how it ended, which is kept in completion order.
     """
+
+    error_pause_s = 0.0  # how long a thread waits after a request that got no response
 
     def __init__(self, base_url: str, threads: int = 2, max_seconds: float = 60.0) -> None:
         self.url = f"{base_url}/predict"
         self._digits = right_digits()
-        self._outcomes: list[Outcome] = []
+        self._results: list[R] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._deadline = time.monotonic() + max_seconds
         self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True)
                          for n in range(threads)]
 
-    @property
-    def outcomes(self) -> list[Outcome]:
-        """Return a snapshot of every outcome so far, in completion order."""
+    def results(self) -> list[R]:
+        """Return a snapshot of every result so far, in completion order."""
         with self._lock:
-            return list(self._outcomes)
+            return list(self._results)
 
     def done(self) -> int:
         """Return how many requests have finished."""
         with self._lock:
-            return len(self._outcomes)
+            return len(self._results)
 
     def wait_for_more(self, n: int, timeout_s: float = 30.0) -> None:
         """Block until n more requests have finished.
@@ -118,32 +142,25 @@ class LoadClient:
         while self.done() < target:
             if time.monotonic() > deadline or not any(t.is_alive() for t in self._threads):
                 raise TimeoutError(f"{self.done()} of {target} requests done: "
-                                   f"{count(self.outcomes)}")
+                                   f"{count(self.results())}")
             time.sleep(0.02)
 
-    def _run(self, offset: int) -> None:
-        i = offset
+    def _run(self, thread: int) -> None:
+        n = 0
         while not self._stop.is_set() and time.monotonic() < self._deadline:
-            body, label = self._digits[i % len(self._digits)]
-            i += 1
-            outcome = self._send(body, label)
+            body, label = self._digits[(thread + n) % len(self._digits)]
+            result = self._send(body, label, f"t{thread}-{n}")
+            n += 1
             with self._lock:
-                self._outcomes.append(outcome)
-            if outcome.error is not None:
-                time.sleep(0.05)  # a refused connection returns at once: do not spin
+                self._results.append(result)
+            if self.error_pause_s and result.error is not None:
+                time.sleep(self.error_pause_s)
 
-    def _send(self, body: str, label: int) -> Outcome:
-        started = time.monotonic()
-        try:
-            with requests.post(self.url, data=body, timeout=10,
-                               headers={"Content-Type": "application/json"}) as response:
-                correct = (response.status_code == 200
-                           and response.json().get("prediction") == label)
-                return Outcome(started, time.monotonic(), response.status_code, correct)
-        except requests.RequestException as error:
-            return Outcome(started, time.monotonic(), error=root_error(error))
+    def _send(self, body: str, label: int, request_id: str) -> R:
+        """Send one digit's JSON body and return how the request ended."""
+        raise NotImplementedError
 
-    def __enter__(self) -> LoadClient:
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         return self
@@ -153,3 +170,29 @@ class LoadClient:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
+
+
+class LoadClient(BackgroundClient[Outcome]):
+    """Send real digits to /predict, recording each request's Outcome (monotonic times).
+
+    Each request uses its own connection (sync workers close it anyway) and requests does no
+    retries, so every failure is recorded.
+    """
+
+    error_pause_s = 0.05  # a refused connection returns at once: do not spin
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Return a snapshot of every outcome so far, in completion order."""
+        return self.results()
+
+    def _send(self, body: str, label: int, request_id: str) -> Outcome:
+        started = time.monotonic()
+        try:
+            with requests.post(self.url, data=body, timeout=10,
+                               headers={"Content-Type": "application/json"}) as response:
+                correct = (response.status_code == 200
+                           and response.json().get("prediction") == label)
+                return Outcome(started, time.monotonic(), response.status_code, correct)
+        except requests.RequestException as error:
+            return Outcome(started, time.monotonic(), error=root_error(error))

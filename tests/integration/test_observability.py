@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +11,7 @@ import requests
 
 from tests.integration.conftest import Server
 from tests.integration.conftest import StartServer
+from tests.integration.conftest import wait_for_line
 from tests.integration.conftest import wait_ready
 from tests.support import Digits
 from tests.support import sample_value
@@ -24,17 +24,6 @@ def scrape(server: Server) -> str:
     response = requests.get(f"{server.url}/metrics", timeout=5)
     assert response.status_code == 200
     return response.text
-
-
-def wait_for_line(server: Server, fragment: str, timeout_s: float = 5.0) -> str:
-    """Return the first log line containing fragment, polling while the worker writes it."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for line in server.log_text().splitlines():
-            if fragment in line:
-                return line
-        time.sleep(0.05)
-    pytest.fail(f"no log line with {fragment!r}:\n{server.log_text()}")
 
 
 def test_counters_add_up_across_workers(live_server: Server, heldout: Digits) -> None:

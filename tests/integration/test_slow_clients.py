@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import statistics
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,17 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import ephemeral_port_reserve
 import pytest
 import requests
 
 from tests.integration.conftest import Server
 from tests.integration.conftest import StartServer
 from tests.integration.conftest import wait_ready
-from tests.support import REPO_ROOT
+from tests.integration.nginx import running_nginx
 
 pytestmark = pytest.mark.integration
-NGINX = Path("/usr/sbin/nginx")  # Debian's; .ci/run installs it
 WORKERS = 2
 BYTE_EVERY_S = 0.3
 TRICKLE_S = 12.0  # longer than both probe phases: the slow requests never finish
@@ -60,64 +56,13 @@ class Probe:
                 f"{max(self.answered) * 1000:.1f} ms), {timed_out}")
 
 
-def render_nginx(tmp: Path, listen: int, upstream: str) -> Path:
-    """Copy deploy/nginx.conf with this test's ports and paths, in the foreground."""
-    text = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
-    # Started as root, workers would drop to www-data, who cannot enter pytest's 0700 tmp dir.
-    user = "user root;" if os.geteuid() == 0 else ""
-    replacements = {
-        "user www-data;": user,
-        "pid /run/nginx.pid;": f"pid {tmp}/nginx.pid;",
-        "/var/log/nginx/digitserve.": f"{tmp}/nginx.",
-        "/var/lib/nginx/": f"{tmp}/",
-        "server 127.0.0.1:8000;": f"server {upstream};",
-        "listen 8080;": f"listen 127.0.0.1:{listen};",
-    }
-    for old, new in replacements.items():
-        assert old in text, f"deploy/nginx.conf no longer has {old!r}; update this test"
-        text = text.replace(old, new)
-    config = tmp / "nginx.conf"
-    config.write_text("daemon off;\n" + text)
-    return config
-
-
-def read_logs(tmp: Path) -> str:
-    """Return nginx's start-up and error logs."""
-    return "\n".join(path.read_text(errors="replace") for path in sorted(tmp.glob("nginx*.log")))
-
-
 @pytest.fixture()
 def front(gunicorn: StartServer, tmp_path: Path) -> Iterator[Front]:
     """Start gunicorn (2 sync workers, the repo's config) and nginx in front of it."""
-    assert NGINX.exists(), f"{NGINX} is missing: apt-get install nginx (.ci/run does)"
     server = gunicorn(GUNICORN_WORKERS=str(WORKERS))
     wait_ready(server)
-    port = ephemeral_port_reserve.reserve("127.0.0.1")
-    config = render_nginx(tmp_path, port, urlsplit(server.url).netloc)
-    with (tmp_path / "nginx.out").open("wb") as out:
-        nginx = subprocess.Popen([str(NGINX), "-c", str(config), "-p", str(tmp_path),
-                                  "-e", str(tmp_path / "nginx.startup.log")],
-                                 stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert nginx.poll() is None, f"nginx exited: {read_logs(tmp_path)}"
-            try:
-                if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, f"nginx did not answer: {read_logs(tmp_path)}"
-            time.sleep(0.1)
-        yield Front(server, url, tmp_path)
-    finally:
-        nginx.terminate()
-        try:
-            nginx.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait()
+    with running_nginx(tmp_path, urlsplit(server.url).netloc) as nginx:
+        yield Front(server, nginx.url, tmp_path)
 
 
 def trickle(url: str, stop: threading.Event) -> None:
@@ -179,26 +124,6 @@ def test_nginx_shields_sync_workers_from_slow_clients(front: Front) -> None:
     # Once the slow clients are gone, Gunicorn answers again, directly and through nginx.
     for url in (front.server.url, front.url):
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
-
-
-def test_nginx_refuses_big_bodies_as_json(front: Front) -> None:
-    address = urlsplit(front.url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
-        # Only the headers: nginx refuses on Content-Length, before any body.
-        conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 5000000\r\nConnection: close\r\n\r\n")
-        response = conn.recv(65536)
-        # Read up to the end of the body, not to EOF: nginx lingers for the unsent body.
-        while (length := re.search(rb"Content-Length: (\d+)", response)) is None or len(
-                response.partition(b"\r\n\r\n")[2]) < int(length[1]):
-            chunk = conn.recv(65536)
-            assert chunk, response
-            response += chunk
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413"), response
-    assert b"Content-Type: application/json" in head, response
-    assert json.loads(body)["code"] == 413
-    assert b"POST /predict" not in front.server.log.read_bytes()  # Gunicorn never saw it
 
 
 def test_nginx_forwards_the_request_id(front: Front) -> None:

@@ -1,0 +1,69 @@
+"""digitserve's Gunicorn worker: the sync worker, minus waits and system calls it does not need.
+
+Gunicorn's sync worker answers one connection at a time and closes it after the response.
+Per request it then (1) half-closes and waits for the client's FIN before closing, so that
+unread request bytes cannot make the kernel reset the connection and cut the response short,
+(2) touches its heartbeat file, and (3) sets flags the accepted socket already has. Here the
+worker closes at once when the request body was read to its end and nothing else is waiting
+in the socket (a reset is then impossible), and lingers exactly as Gunicorn does otherwise
+(an early 413, a chunked or pipelined request). The heartbeat is written at most once a
+second (the arbiter only needs one per timeout), and the flags are not set again.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from gunicorn.http.body import LengthReader
+from gunicorn.workers import sync
+
+HEARTBEAT_EVERY_S = 1.0
+
+
+class SyncWorker(sync.SyncWorker):  # type: ignore[misc]
+    """Gunicorn's sync worker with an immediate close when nothing is left to read."""
+
+    _last_notify = 0.0
+
+    def accept(self, listener: Any) -> None:
+        """Accept a connection and answer it.
+
+        Gunicorn's own accept() then makes two fcntl() calls and an ioctl() per connection:
+        Python's accept() already gives a blocking socket, closed on exec (accept4 with
+        SOCK_CLOEXEC; the fd does not inherit the listener's O_NONBLOCK).
+        """
+        client, addr = listener.accept()
+        self.handle(listener, client, addr)
+
+    def handle_request(self, listener: Any, req: Any, client: socket.socket, addr: Any) -> None:
+        """Answer the request, then close now if the lingering close would only wait."""
+        super().handle_request(listener, req, client, addr)
+        if read_to_end(req) and not pending(client):
+            # Gunicorn's close_graceful() then finds the socket closed and returns at once.
+            client.close()
+
+    def notify(self) -> None:
+        """Touch the heartbeat file at most once a second (it was once a request)."""
+        now = time.monotonic()
+        if now - self._last_notify >= HEARTBEAT_EVERY_S:
+            self._last_notify = now
+            super().notify()
+
+
+def read_to_end(req: Any) -> bool:
+    """Tell whether the app read the whole Content-Length body (a request without one too)."""
+    body = req.body
+    reader = body.reader
+    return type(reader) is LengthReader and reader.length == 0 and body.buf.tell() == 0
+
+
+def pending(client: socket.socket) -> bool:
+    """Tell whether bytes the app never read are waiting in the socket."""
+    try:
+        return bool(client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return False  # reset or closed by the peer: nothing to protect
