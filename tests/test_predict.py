@@ -139,10 +139,16 @@ def test_unknown_path_is_404(client: FlaskClient) -> None:
     assert_error(client.get("/nope"), 404)
 
 
-@pytest.mark.parametrize(("method", "path"), [("get", "/predict"), ("put", "/predict/batch"),
-                                              ("post", "/health"), ("delete", "/")])
-def test_wrong_method_is_405(client: FlaskClient, method: str, path: str) -> None:
-    assert_error(getattr(client, method)(path), 405)
+@pytest.mark.parametrize(("method", "path", "allowed"),
+                         [("get", "/predict", "OPTIONS, POST"),
+                          ("put", "/predict/batch", "OPTIONS, POST"),
+                          ("post", "/health", "GET, HEAD, OPTIONS"),
+                          ("delete", "/", "GET, HEAD, OPTIONS")])
+def test_wrong_method_is_405_naming_the_allowed_ones(client: FlaskClient, method: str, path: str,
+                                                     allowed: str) -> None:
+    response = getattr(client, method)(path)
+    assert_error(response, 405)
+    assert response.headers["Allow"] == allowed  # RFC 9110: a 405 must say what is allowed
 
 
 def test_unexpected_failure_is_json_500_without_trace(

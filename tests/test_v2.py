@@ -142,6 +142,7 @@ def test_errors_have_the_protocols_shape(client: FlaskClient) -> None:
     assert_v2_error(client.post(INFER, data=b"{}", headers={HEADER: "3"}), 400,
                     "is 3 but the body has 2 bytes")
     assert_v2_error(client.get(INFER), 405, "not allowed")
+    assert client.get(INFER).headers["Allow"] == "OPTIONS, POST"
     assert_v2_error(client.get("/v2/models/mnist/config"), 404, "not found")
     assert_v2_error(client.post(INFER, data=b"0" * (4 * 1024 * 1024 + 1)), 413, "limit")
     assert_v2_error(client.post(INFER, data=b"{}", headers={"Content-Encoding": "br"}), 415,

@@ -29,6 +29,7 @@ from app.web import drain
 from app.web.errors import ErrorBody
 from app.web.errors import ModelUnavailableError
 from app.web.errors import ServiceError
+from app.web.errors import error_headers
 from app.web.errors import error_message
 from app.web.errors import handle_service_error
 from app.web.jsonio import parse_json
@@ -168,8 +169,7 @@ def bad_request(error: RequestError) -> ErrorBody:
 @blp.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> ErrorBody:
     """Answer any HTTP error (bad JSON, 404, 405, 413...) in the protocol's shape."""
-    headers = (getattr(error, "data", None) or {}).get("headers", {})
-    return {"error": error_message(error)}, error.code or 500, headers
+    return {"error": error_message(error)}, error.code or 500, error_headers(error)
 
 
 @blp.errorhandler(ServiceError)

@@ -11,6 +11,7 @@ from flask import current_app
 from flask import request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 ErrorBody = tuple[dict[str, Any], int, dict[str, str]]
@@ -64,7 +65,7 @@ class ServiceApi(Api):  # type: ignore[misc]
             return handler(error)
         payload, status, headers = super().handle_http_exception(error)
         payload.setdefault("message", _message_for(error))
-        return payload, status, headers
+        return payload, status, {**error_headers(error), **headers}
 
 
 def _prefix_handler(error: HTTPException) -> HttpErrorHandler | None:
@@ -80,6 +81,14 @@ def _prefix_handler(error: HTTPException) -> HttpErrorHandler | None:
                 if cls in handlers:  # registered by the blueprint with this signature
                     return cast(HttpErrorHandler, handlers[cls])
     return None
+
+
+def error_headers(error: HTTPException) -> dict[str, str]:
+    """Return the headers an error answer must carry: a 405's Allow, an abort's own headers."""
+    headers = dict((getattr(error, "data", None) or {}).get("headers", {}))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers.setdefault("Allow", ", ".join(sorted(error.valid_methods)))
+    return headers
 
 
 def error_message(error: HTTPException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from tests.integration.load import LoadClient
 from tests.integration.load import count
 from tests.integration.load import failures
 from tests.integration.load import right_digits
+from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -186,6 +188,34 @@ def test_sighup_reload_drops_nothing(gunicorn: StartServer) -> None:
     log = server.log_text()
     for pid in new:
         assert_loaded_before_serving(log, pid)
+
+
+def same_model_new_bytes(model: bytes) -> bytes:
+    """Return model with a different doc_string: the same network, another sha256.
+
+    ONNX files are protocol buffers, where a field written again replaces the earlier value:
+    appending ModelProto field 6 (doc_string, length-delimited) keeps the model valid.
+    """
+    note = b"the same network, saved again"
+    return model + bytes([6 << 3 | 2, len(note)]) + note
+
+
+def test_sighup_loads_the_model_file_afresh(gunicorn: StartServer, tmp_path: Path) -> None:
+    model = tmp_path / "model.onnx"
+    model.write_bytes((REPO_ROOT / "model.onnx").read_bytes())
+    server = started(gunicorn, DIGITSERVE_MODEL_PATH=str(model))
+    before = requests.get(f"{server.url}/model", timeout=10).json()["sha256"]
+    staged = tmp_path / "model.onnx.new"
+    staged.write_bytes(same_model_new_bytes(model.read_bytes()))
+    staged.replace(model)  # atomic, as a deployment would swap it
+    old = worker_pids(server)
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_until(lambda: len(worker_pids(server)) == 2 and not worker_pids(server) & old,
+               what="the old workers to be replaced")
+    wait_for_answers(server, worker_pids(server))
+    answers = {requests.get(f"{server.url}/model", timeout=10).json()["sha256"]
+               for _ in range(20)}
+    assert answers == {hashlib.sha256(model.read_bytes()).hexdigest()} != {before}
 
 
 def test_sigterm_finishes_in_flight_then_exits_0(gunicorn: StartServer) -> None:
