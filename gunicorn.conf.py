@@ -142,14 +142,14 @@ backlog = _env_int("GUNICORN_BACKLOG", 2048)
 # One sync worker per core, chosen by measurement (perf/sample/: `python -m perf.sweep --gthread 2`
 # with Locust and with `--generator wrk`, 1/2/3/4 workers, 2 cores, 2026-12-01). Inference is
 # CPU-bound and holds the core for the whole request, so the 2n+1 rule (meant for workers that
-# wait on I/O) only adds processes that queue for the same cores: 2 sync workers cost 341 us of
-# server CPU per /predict under wrk, 3 and 4 cost 343, each extra worker holding its own model.
-# gthread costs the server more per request (374-582 us under wrk, 466-740 under Locust); under
-# Locust 2 gthread workers served more req/s only because a kept-alive connection saved the
-# generator, on the same cores, 90 us a request: the client's saving, not the server's. Behind
-# nginx (deploy/) the client's connections end at nginx anyway. "sync" is Gunicorn's sync
-# worker without the lingering close after each response when nothing is left to read
-# (app/web/worker.py); "gthread" keeps connections open.
+# wait on I/O) only adds processes that queue for the same cores: under wrk 2, 3 and 4 sync
+# workers cost 349, 363 and 348 us of server CPU per /predict, each extra worker holding its own
+# session. gthread costs the server more per request (384-619 us under wrk, 417-688 under
+# Locust); under Locust 2 gthread workers served more req/s only because a kept-alive
+# connection saved the generator, on the same cores, 90 us a request: the client's saving, not
+# the server's. Behind nginx (deploy/) the client's connections end at nginx anyway. "sync" is
+# Gunicorn's sync worker without the lingering close after each response when nothing is left
+# to read (app/web/worker.py); "gthread" keeps connections open.
 _WORKER_CLASSES = {"sync": "app.web.worker.SyncWorker", "gthread": "gthread"}
 workers = _env_int("GUNICORN_WORKERS", _cpus)
 worker_class = _WORKER_CLASSES[_os.environ.get("GUNICORN_WORKER_CLASS", "sync")]
