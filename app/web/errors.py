@@ -63,9 +63,9 @@ class ServiceApi(Api):  # type: ignore[misc]
         handler = _prefix_handler(error)
         if handler is not None:
             return handler(error)
-        payload, status, headers = super().handle_http_exception(error)
+        payload, status, _ = super().handle_http_exception(error)  # its headers: the abort's
         payload.setdefault("message", _message_for(error))
-        return payload, status, {**error_headers(error), **headers}
+        return payload, status, error_headers(error)
 
 
 def _prefix_handler(error: HTTPException) -> HttpErrorHandler | None:
