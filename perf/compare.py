@@ -2,8 +2,9 @@
 
 Run: `python -m perf.compare` (about 1.5 min). It starts, each on a free loopback port,
 digitserve as users run it (`gunicorn wsgi:app` with the repo's config), the FastAPI
-reference in perf/refapp.py (uvicorn, uvloop, httptools, as many workers), and the minimal
-Flask app in perf/minimal.py (the repo's gunicorn config). Then it loads each target in
+reference in perf/refapp.py twice (uvicorn, uvloop, httptools, as many workers; `fastapi` with
+plain `def` views as FastAPI documents for blocking work, `fastapi-async` with `async def`
+views), and the minimal Flask app in perf/minimal.py (the repo's gunicorn config). Then it loads each target in
 interleaved rounds with the same generator (wrk when installed, else Locust FastHttpUser),
 measuring the CPU time of each server's whole process tree, and prints medians, spreads and
 ratios. perf/README.md explains how to read it.
@@ -41,7 +42,9 @@ from perf.wrkrun import run_wrk
 from perf.wrkrun import wrk_path
 
 DIGIT = REPO_ROOT / "examples" / "digit.json"
-STACKS = ("digitserve", "fastapi", "minimal")
+STACKS = ("digitserve", "fastapi", "fastapi-async", "minimal")
+# The uvicorn app of each FastAPI stack (perf/refapp.py).
+REFERENCE_APPS = {"fastapi": "perf.refapp:app", "fastapi-async": "perf.refapp:async_app"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class Target:
 
 
 TARGETS = (Target("digitserve", "/predict", DIGIT), Target("digitserve", "/livez", None),
-           Target("fastapi", "/predict", DIGIT), Target("minimal", "/predict", DIGIT))
+           Target("fastapi", "/predict", DIGIT), Target("fastapi-async", "/predict", DIGIT),
+           Target("minimal", "/predict", DIGIT))
 
 
 def server_command(stack: str, port: int, workers: int | None,
@@ -67,9 +71,9 @@ def server_command(stack: str, port: int, workers: int | None,
     """Return the command line and environment that serve stack on port."""
     env = {key: value for key, value in os.environ.items()
            if key not in {"GUNICORN_ACCESSLOG", "GUNICORN_WORKERS"}}
-    if stack == "fastapi":
+    if stack in REFERENCE_APPS:
         count = workers or len(os.sched_getaffinity(0))
-        return [sys.executable, "-m", "uvicorn", "perf.refapp:app", "--host", "127.0.0.1",
+        return [sys.executable, "-m", "uvicorn", REFERENCE_APPS[stack], "--host", "127.0.0.1",
                 "--port", str(port), "--workers", str(count), "--loop", "uvloop", "--http",
                 "httptools", "--no-access-log", "--log-level", "warning"], env
     env.update(GUNICORN_BIND=f"127.0.0.1:{port}",
@@ -170,13 +174,15 @@ def ratios(table: dict[str, dict[str, Any]]) -> list[tuple[str, float, str]]:
     ours, found = table.get("digitserve /predict"), []
     if ours is None:
         return found
-    fastapi, livez = table.get("fastapi /predict"), table.get("digitserve /livez")
-    minimal = table.get("minimal /predict")
-    if fastapi:
-        found += [("server CPU per /predict, digitserve / FastAPI",
-                   ours["server_us_per_req"] / fastapi["server_us_per_req"], "lower is better"),
-                  ("req/s of /predict, digitserve / FastAPI", ours["rps"] / fastapi["rps"],
-                   "higher is better")]
+    livez, minimal = table.get("digitserve /livez"), table.get("minimal /predict")
+    for stack, views in (("fastapi", "def views"), ("fastapi-async", "async def views")):
+        reference = table.get(f"{stack} /predict")
+        if reference:
+            found += [(f"server CPU per /predict, digitserve / FastAPI ({views})",
+                       ours["server_us_per_req"] / reference["server_us_per_req"],
+                       "lower is better"),
+                      (f"req/s of /predict, digitserve / FastAPI ({views})",
+                       ours["rps"] / reference["rps"], "higher is better")]
     if minimal:
         found.append(("server CPU per /predict, digitserve / minimal Flask",
                       ours["server_us_per_req"] / minimal["server_us_per_req"],
@@ -222,7 +228,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="open connections (wrk) or users (Locust); default 4")
     parser.add_argument("--workers", type=int, default=None,
                         help="workers for every stack (default: each stack's default, the CPU "
-                             "count for all three today)")
+                             "count for all of them today)")
     parser.add_argument("--generator", choices=("wrk", "locust"),
                         default="wrk" if wrk_path() else "locust",
                         help="load generator (default: wrk when installed, else Locust)")
