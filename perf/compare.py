@@ -1,13 +1,13 @@
 """Price Flask + Gunicorn side by side: digitserve against a FastAPI + uvicorn reference.
 
-Run: `python -m perf.compare` (about 1.5 min). It starts, each on a free loopback port,
+Run: `python -m perf.compare` (about 2.5 min). It starts, each on a free loopback port,
 digitserve as users run it (`gunicorn wsgi:app` with the repo's config), the FastAPI
 reference in perf/refapp.py twice (uvicorn, uvloop, httptools, as many workers; `fastapi` with
 plain `def` views as FastAPI documents for blocking work, `fastapi-async` with `async def`
-views), and the minimal Flask app in perf/minimal.py (the repo's gunicorn config). Then it loads each target in
-interleaved rounds with the same generator (wrk when installed, else Locust FastHttpUser),
-measuring the CPU time of each server's whole process tree, and prints medians, spreads and
-ratios. perf/README.md explains how to read it.
+views), and the minimal Flask app in perf/minimal.py (the repo's gunicorn config). Then it
+loads each target in interleaved rounds with the same generator (wrk when installed, else
+Locust FastHttpUser), measuring the CPU time of each server's whole process tree, and prints
+medians, spreads and ratios. perf/README.md explains how to read it.
 """
 
 from __future__ import annotations
