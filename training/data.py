@@ -78,3 +78,17 @@ def carve_validation(split: Split, per_class: int = VALIDATION_PER_CLASS) -> Fit
     fit, validation = split_indices(split.train_labels, per_class, VALIDATION_SEED)
     return Fit(split.train_images[fit], split.train_labels[fit],
                split.train_images[validation], split.train_labels[validation])
+
+
+def assign_folds(labels: npt.NDArray[np.int64], folds: int, seed: int) -> npt.NDArray[np.int64]:
+    """Give every row a fold in [0, folds), each class dealt round-robin after a shuffle.
+
+    Every fold gets each class's rows to within one, so a class's out-of-fold accuracy rests on
+    all its rows; a fixed seed gives a fixed assignment.
+    """
+    rng = np.random.default_rng(seed)
+    assigned = np.zeros(len(labels), dtype=np.int64)
+    for digit in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == digit))
+        assigned[rows] = np.arange(len(rows)) % folds
+    return assigned

@@ -25,6 +25,7 @@ class Schedule:
     weight_decay: float = 5e-4
     outliers_per_batch: int = 32
     outlier_weight: float = 0.5
+    label_smoothing: float = 0.0
     augmentation: Augmentation = field(default_factory=Augmentation)
 
     def describe(self) -> str:
@@ -33,6 +34,7 @@ class Schedule:
             f"AdamW (weight decay {self.weight_decay:g}), OneCycleLR (max lr {self.max_lr:g}, "
             f"cosine), {self.epochs} epochs of batches of {self.batch_size} digits + "
             f"{self.outliers_per_batch} outliers (outlier loss weight {self.outlier_weight:g})"
+            + (f", label smoothing {self.label_smoothing:g}" if self.label_smoothing else "")
         )
 
 
@@ -63,7 +65,8 @@ def fit(
             ink = images[torch.randint(0, len(labels), (n_out,), generator=generator)]
             batch = torch.cat([digits, outliers(n_out, ink, generator)])
             logits = net(batch)
-            loss = F.cross_entropy(logits[: len(idx)], labels[idx])
+            loss = F.cross_entropy(logits[: len(idx)], labels[idx],
+                                   label_smoothing=schedule.label_smoothing)
             loss = loss + schedule.outlier_weight * uniform_loss(logits[len(idx):])
             optimizer.zero_grad()
             loss.backward()
