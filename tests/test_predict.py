@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -179,3 +180,28 @@ def test_chunked_body_over_limit_is_413() -> None:
                                         environ_overrides={"wsgi.input_terminated": True},
                                         headers=headers)
     assert_error(response, 413)
+
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/predict", {"data": FLAT}),
+    ("/predict/batch", {"instances": [FLAT]}),
+])
+def test_a_real_inference_failure_is_a_503_that_keeps_onnxruntime_text_in_the_log(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        path: str, body: dict[str, Any]) -> None:
+    """onnxruntime itself refuses the batch: the client gets a plain 503, the log the reason."""
+    from app.routes import predict as predict_routes
+
+    def wrong_shape(_: object) -> np.ndarray:
+        return np.zeros((1, 1, 27, 27), dtype=np.float32)
+
+    monkeypatch.setattr(predict_routes, "to_batch", wrong_shape)
+    with caplog.at_level("ERROR"):
+        failed = assert_error(client.post(path, json=body), 503)
+    assert failed["message"] == "inference failed; the server log has the details"
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "ModelUnavailableError: inference failed" in logged
+    assert "ONNXRuntimeError" in logged and "INVALID_ARGUMENT" in logged, logged
+    monkeypatch.undo()
+    assert client.post(path, json=body).status_code == 200

@@ -121,7 +121,9 @@ class DigitClassifier:
         try:
             outputs = self._session.run([self.info.output_name], {self.info.input_name: batch})
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelUnavailableError(f"inference failed: {exc}") from exc
+            # onnxruntime's text names graph nodes and internals: the log gets it, clients don't.
+            raise ModelUnavailableError("inference failed; the server log has the details",
+                                        detail=f"{type(exc).__name__}: {exc}") from exc
         result: npt.NDArray[np.float32] = outputs[0]
         return result
 

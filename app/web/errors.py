@@ -24,10 +24,13 @@ class ServiceError(Exception):
     status_code = 500
     status = "Internal Server Error"
 
-    def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, errors: dict[str, Any] | None = None,
+                 detail: str | None = None) -> None:
+        """Keep the client's message and field errors; `detail` goes to the server log only."""
         super().__init__(message)
         self.message = message
         self.errors = errors
+        self.detail = detail
 
 
 class ModelUnavailableError(ServiceError):
@@ -115,7 +118,8 @@ def handle_service_error(error: ServiceError) -> ErrorBody:
     if error.errors:
         payload["errors"] = error.errors
     if error.status_code >= 500:
-        current_app.logger.error("%s: %s", type(error).__name__, error.message)
+        current_app.logger.error("%s: %s%s", type(error).__name__, error.message,
+                                 f" ({error.detail})" if error.detail else "")
     return payload, error.status_code, {}
 
 
