@@ -6,8 +6,9 @@ per worker with digitserve's thread settings, the same answer, on uvicorn with u
 httptools. Two apps differ only in how FastAPI calls the view:
 
 - `app`: plain `def` views, the form FastAPI documents for blocking work such as an
-  onnxruntime call; FastAPI runs them in its thread pool. This is the reference issue 7 priced
-  (about 310 us of server CPU and 4,500 req/s a /predict on the 2-core machine).
+  onnxruntime call; FastAPI runs them in its thread pool. Its figures on the 2-core machine
+  match those issue 7 gave for its reference (about 310 us of server CPU and 4,500 req/s a
+  /predict), so the issue's floors are read against it.
 - `async_app`: `async def` views, run on the event loop with no thread-pool hop: FastAPI's best
   shot, at the price of blocking the loop for each inference.
 
