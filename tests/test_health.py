@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -54,6 +55,20 @@ def test_failing_model_makes_health_and_readyz_503(
     assert "injected" in health.get_json()["message"]
     assert client.get("/readyz").status_code == 503
     assert client.get("/livez").status_code == 200
+
+
+def test_a_real_check_failure_keeps_onnxruntime_text_out_of_health_and_in_the_log(
+        app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """onnxruntime refuses the check batch: /health says what failed, the log says why."""
+    monkeypatch.setattr(app.extensions[KEY], "_warmup", np.zeros((1, 1, 27, 27), np.float32))
+    with caplog.at_level("ERROR"):
+        health = client.get("/health")
+    assert health.status_code == 503
+    assert health.get_json()["message"] == "inference failed; the server log has the details"
+    assert "ONNXRuntimeError" not in health.get_data(as_text=True)
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "health check: inference failed" in logged and "INVALID_ARGUMENT" in logged, logged
 
 
 def test_model_card(client: FlaskClient) -> None:

@@ -89,7 +89,8 @@ class DigitClassifier:
         try:
             model.check()
         except ModelUnavailableError as exc:
-            raise ModelLoadError(f"model {path} failed its warm-up inference: {exc}") from exc
+            raise ModelLoadError(f"model {path} failed its warm-up inference: "
+                                 f"{exc.detail or exc.message}") from exc
         model.info = replace(model.info, load_ms=round((time.perf_counter() - started) * 1000, 1))
         return model
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from flask import current_app
+
 from app.inference.model import get_model
 from app.schemas import HealthSchema
 from app.web import drain
@@ -26,6 +28,8 @@ def _probe() -> tuple[dict[str, Any], str | None]:
     try:
         model.check()
     except ModelUnavailableError as error:
+        if error.detail:  # the body says what failed; the log says why
+            current_app.logger.error("health check: %s (%s)", error.message, error.detail)
         return identity, error.message
     return identity, None
 
