@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ import numpy as np
 import psutil
 import requests
 
+from app.web.memory import IDLE_S
 from perf.server import ServerConfig
 from perf.server import running
+
+IDLE_WAIT_S = 4 * IDLE_S
 
 
 def tree_memory(pid: int) -> dict[str, Any]:
@@ -64,6 +68,9 @@ def measure(workers: int, singles: int, batches: int, batch_size: int) -> dict[s
             # whichever worker accepts first, so send enough for all of them.
             load(server.url, singles * workers, batches * workers, batch_size)
             memory = tree_memory(server.proc.pid)
+            # Workers give a large batch's memory back once idle (app/web/memory.py).
+            time.sleep(IDLE_WAIT_S)
+            memory["idle"] = tree_memory(server.proc.pid)
             memory["metrics_dir_mb"] = sum(p.stat().st_size for p in metrics_dir.glob("*"))
             memory["metrics_dir_mb"] /= 2**20
         return {"workers": workers, **memory}
@@ -80,18 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(int(n), args.singles, args.batches, args.batch_size)
             for n in args.workers.split(",")]
     print("workers | master RSS / PSS / private MB | worker RSS / PSS / private MB (max) | "
-          "tree PSS MB | metrics files MB")
+          "tree PSS MB | metrics files MB | idle: worker private MB (max) | idle: tree PSS MB")
     for row in rows:
-        master = row["master"]
+        master, idle = row["master"], row["idle"]
         worst = max(row["per_worker"], key=lambda w: w["pss_mb"])
         print(f"{row['workers']} | {master['rss_mb']:.1f} / {master['pss_mb']:.1f} / "
               f"{master['private_mb']:.1f} | {worst['rss_mb']:.1f} / {worst['pss_mb']:.1f} / "
               f"{worst['private_mb']:.1f} | {row['total_pss_mb']:.1f} | "
-              f"{row['metrics_dir_mb']:.1f}")
+              f"{row['metrics_dir_mb']:.1f} | "
+              f"{max(w['private_mb'] for w in idle['per_worker']):.1f} | "
+              f"{idle['total_pss_mb']:.1f}")
     if len(rows) > 1:
-        slope, intercept = np.polyfit([r["workers"] for r in rows],
-                                      [r["total_pss_mb"] for r in rows], 1)
-        print(f"tree PSS ~= {intercept:.1f} MB + {slope:.1f} MB per worker")
+        counts = [r["workers"] for r in rows]
+        for when, totals in (("after the batches", [r["total_pss_mb"] for r in rows]),
+                             (f"idle {IDLE_WAIT_S:g} s later",
+                              [r["idle"]["total_pss_mb"] for r in rows])):
+            slope, intercept = np.polyfit(counts, totals, 1)
+            print(f"tree PSS {when} ~= {intercept:.1f} MB + {slope:.1f} MB per worker")
     print(json.dumps(rows))
     return 0
 

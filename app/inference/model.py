@@ -16,6 +16,7 @@ import onnxruntime as ort
 from flask import Flask
 from flask import current_app
 
+from app.web import memory
 from app.web.errors import ModelLoadError
 from app.web.errors import ModelUnavailableError
 
@@ -118,6 +119,11 @@ class DigitClassifier:
         if abs(float(probabilities.sum()) - 1.0) > 1e-3:
             raise ModelUnavailableError("warm-up probabilities do not sum to 1")
 
+    def release_arena(self) -> None:
+        """Hand the arena's unused chunks back: one check inference with arena shrinkage."""
+        self._session.run([self.info.output_name], {self.info.input_name: self._warmup},
+                          _shrink_arena_options())
+
     def _run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         try:
             outputs = self._session.run([self.info.output_name], {self.info.input_name: batch})
@@ -138,6 +144,13 @@ def _read_model_bytes(path: Path) -> bytes:
     if not content:
         raise ModelLoadError(f"model file {path} is empty")
     return content
+
+
+def _shrink_arena_options() -> ort.RunOptions:
+    """Run options that return the CPU arena's unused chunks to the system after the run."""
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
 
 
 def _session_options(threads: int) -> ort.SessionOptions:
@@ -171,6 +184,7 @@ def init_app(app: Flask) -> None:
     """Load the model for this worker process; a bad model stops start-up."""
     model = DigitClassifier.load(Path(app.config["MODEL_PATH"]), threads=app.config["ORT_THREADS"])
     app.extensions[KEY] = model
+    memory.set_arena_release(model.release_arena)
     info = model.info
     app.logger.info("pid %d loaded model %s %s (sha256 %s) from %s in %.0f ms, %d thread(s)",
                     info.pid, info.name, info.version, info.sha256[:12], info.path, info.load_ms,

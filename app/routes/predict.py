@@ -11,6 +11,7 @@ from app.schemas import BatchPredictionSchema
 from app.schemas import BatchRequestSchema
 from app.schemas import PredictionSchema
 from app.schemas import PredictRequestSchema
+from app.web import memory
 from app.web.metrics import InferenceTimer
 from app.web.views import JSON_BODY_ERRORS
 from app.web.views import Blueprint
@@ -37,4 +38,5 @@ def predict_batch(body: dict[str, Any]) -> dict[str, Any]:
     batch = to_batch(body["instances"])
     with InferenceTimer(len(batch)):
         predictions = get_model().predict(batch)
+    memory.after_batch(len(batch))
     return {"predictions": predictions, "count": len(predictions)}

@@ -26,6 +26,7 @@ from app.schemas_v2 import ModelMetadataSchema
 from app.schemas_v2 import ServerMetadataSchema
 from app.schemas_v2 import V2ErrorSchema
 from app.web import drain
+from app.web import memory
 from app.web.errors import ErrorBody
 from app.web.errors import ModelUnavailableError
 from app.web.errors import ServiceError
@@ -136,6 +137,7 @@ def infer(inference: InferenceRequest) -> Response:
     model = get_model()
     with InferenceTimer(len(inference.batch)):
         probabilities = model.probabilities(inference.batch)
+    memory.after_batch(len(inference.batch))
     body, header_length = v2codec.encode_response(inference, probabilities,
                                                   model_version=model.info.version)
     if header_length is None:

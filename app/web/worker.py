@@ -7,7 +7,9 @@ unread request bytes cannot make the kernel reset the connection and cut the res
 worker closes at once when the request body was read to its end and nothing else is waiting
 in the socket (a reset is then impossible), and lingers exactly as Gunicorn does otherwise
 (an early 413, a chunked or pipelined request). The heartbeat is written at most once a
-second (the arbiter only needs one per timeout), and the flags are not set again.
+second (the arbiter only needs one per timeout), and the flags are not set again. After a
+large batch, a worker that has waited IDLE_S for its next connection gives the batch's memory
+back (app/web/memory.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 from gunicorn.http.body import LengthReader
 from gunicorn.workers import sync
+
+from app.web import memory
 
 HEARTBEAT_EVERY_S = 1.0
 
@@ -43,6 +47,15 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]
         if read_to_end(req) and not pending(client):
             # Gunicorn's close_graceful() then finds the socket closed and returns at once.
             client.close()
+
+    def wait(self, timeout: float) -> Any:
+        """Wait for a connection; after a large batch, give memory back once idle for IDLE_S."""
+        if memory.pending():
+            ready = super().wait(min(timeout, memory.IDLE_S))
+            if ready:
+                return ready
+            memory.release()
+        return super().wait(timeout)
 
     def notify(self) -> None:
         """Touch the heartbeat file at most once a second (it was once a request)."""
