@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +47,28 @@ def tree_memory(pid: int) -> dict[str, Any]:
             "total_pss_mb": reading(master)["pss_mb"] + sum(w["pss_mb"] for w in workers)}
 
 
-def load(url: str, singles: int, batches: int, batch_size: int) -> None:
-    """Send singles /predict requests and batches full /predict/batch requests."""
+def load(url: str, singles: int, batches: int, batch_size: int, clients: int) -> None:
+    """Send singles /predict requests, then batches full /predict/batch from each of clients.
+
+    The batches come from as many clients as there are workers, back to back, so every worker
+    is busy with them until the end: none idles long enough to give their memory back before
+    the reading (app/web/memory.py).
+    """
     rng = np.random.default_rng(0)
     with requests.Session() as session:
         for _ in range(singles):
             body = {"data": np.round(rng.random(784), 4).tolist()}
             session.post(f"{url}/predict", json=body, timeout=10).raise_for_status()
-        for _ in range(batches):
-            body = {"instances": np.round(rng.random((batch_size, 784)), 4).tolist()}
-            session.post(f"{url}/predict/batch", json=body, timeout=30).raise_for_status()
+    body = {"instances": np.round(rng.random((batch_size, 784)), 4).tolist()}
+
+    def client(count: int) -> None:
+        with requests.Session() as session:
+            for _ in range(count):
+                session.post(f"{url}/predict/batch", json=body, timeout=30).raise_for_status()
+
+    with ThreadPoolExecutor(clients) as pool:
+        for done in [pool.submit(client, -(-batches // clients)) for _ in range(clients)]:
+            done.result()
 
 
 def measure(workers: int, singles: int, batches: int, batch_size: int) -> dict[str, Any]:
@@ -66,7 +79,7 @@ def measure(workers: int, singles: int, batches: int, batch_size: int) -> dict[s
         with running(ServerConfig(workers=workers), Path(tmp), warmup_s=0) as server:
             # Every worker must see traffic: each request on its own connection lands on
             # whichever worker accepts first, so send enough for all of them.
-            load(server.url, singles * workers, batches * workers, batch_size)
+            load(server.url, singles * workers, batches * workers, batch_size, workers)
             memory = tree_memory(server.proc.pid)
             # Workers give a large batch's memory back once idle (app/web/memory.py).
             time.sleep(IDLE_WAIT_S)
