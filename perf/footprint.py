@@ -1,13 +1,15 @@
 """Memory a server holds after real traffic, by worker count: what a pod's memory limit is made of.
 
-Run: `python -m perf.footprint` (about 20 s). For each worker count it starts
+Run: `python -m perf.footprint` (about 25 s). For each worker count it starts
 `gunicorn wsgi:app` with the repo's config (sync workers, access log off), sends single
 digits to /predict and full batches (DIGITSERVE_MAX_BATCH images) to /predict/batch, then reads
 the resident (RSS), proportional (PSS: shared pages split between the processes that map them)
 and private memory of the master and every worker, and the size of the metrics directory
-(a tmpfs in the container, so it counts as memory there). The whole tree's PSS is what the
-processes cost together; fitted over the worker counts it gives a fixed part plus a part per
-worker, the figures deploy/README.md turns into the Kubernetes memory request and limit.
+(a tmpfs in the container, so it counts as memory there); then, after IDLE_WAIT_S without
+traffic, the same again (workers give a large batch's memory back once idle). The whole
+tree's PSS is what the processes cost together; fitted over the worker counts it gives a fixed
+part plus a part per worker, the figures deploy/README.md turns into the Kubernetes memory
+request and limit.
 """
 
 from __future__ import annotations
