@@ -54,3 +54,15 @@ def test_a_batch_route_leaves_a_release_due(app: Flask, calls: list[str]) -> Non
     assert memory.pending()
     single = client.post("/predict/batch", json={"instances": [[0.0] * 784] * 2})
     assert single.status_code == 200
+
+
+def test_a_failing_arena_release_is_logged_not_raised(monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise RuntimeError("session gone")
+
+    monkeypatch.setattr(memory, "_state", {"pending": True, "arena": broken})
+    with caplog.at_level("ERROR", logger="gunicorn.error"):
+        memory.release()
+    assert not memory.pending()
+    assert "giving the arena back failed" in caplog.text and "session gone" in caplog.text

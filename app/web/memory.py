@@ -12,6 +12,7 @@ each batch costs the next batch as much again to fault it back in (+45% CPU for 
 from __future__ import annotations
 
 import ctypes
+import logging
 from collections.abc import Callable
 
 LARGE_BATCH = 64  # images; a larger batch leaves memory worth giving back
@@ -53,6 +54,9 @@ def release() -> None:
     _state["pending"] = False
     arena = _state["arena"]
     if callable(arena):
-        arena()
+        try:
+            arena()
+        except Exception:  # a failing model must not take the idle worker down with it
+            logging.getLogger("gunicorn.error").exception("giving the arena back failed")
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
