@@ -26,6 +26,8 @@ class Schedule:
     outliers_per_batch: int = 32
     outlier_weight: float = 0.5
     label_smoothing: float = 0.0
+    distill_weight: float = 0.0  # share of the digit loss that matches a teacher's answers
+    distill_temperature: float = 2.0
     augmentation: Augmentation = field(default_factory=Augmentation)
 
     def describe(self) -> str:
@@ -35,6 +37,8 @@ class Schedule:
             f"cosine), {self.epochs} epochs of batches of {self.batch_size} digits + "
             f"{self.outliers_per_batch} outliers (outlier loss weight {self.outlier_weight:g})"
             + (f", label smoothing {self.label_smoothing:g}" if self.label_smoothing else "")
+            + (f", {self.distill_weight:g} of the digit loss matching a teacher's answers at "
+               f"temperature {self.distill_temperature:g}" if self.distill_weight else "")
         )
 
 
@@ -43,11 +47,25 @@ def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
     return -F.log_softmax(logits, 1).mean()
 
 
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor,
+                 temperature: float) -> torch.Tensor:
+    """KL divergence from the teacher's softened answers, scaled by T^2 (Hinton et al.)."""
+    return F.kl_div(F.log_softmax(logits / temperature, 1),
+                    F.log_softmax(teacher_logits / temperature, 1),
+                    reduction="batchmean", log_target=True) * temperature**2
+
+
 def fit(
     net: nn.Module, images: torch.Tensor, labels: torch.Tensor, schedule: Schedule,
-    generator: torch.Generator, name: str = "net",
+    generator: torch.Generator, name: str = "net", teacher: nn.Module | None = None,
 ) -> nn.Module:
-    """Train `net` on `images` (N, 1, 28, 28) in [0, 1]; return it in eval mode."""
+    """Train `net` on `images` (N, 1, 28, 28) in [0, 1]; return it in eval mode.
+
+    With a `teacher` (in eval mode) and a schedule's `distill_weight`, the student also matches
+    the teacher's answers to the very same distorted digits ("consistent" distillation).
+    """
+    if schedule.distill_weight and teacher is None:
+        raise ValueError("a distillation schedule needs a teacher")
     optimizer = torch.optim.AdamW(net.parameters(), lr=schedule.max_lr,
                                   weight_decay=schedule.weight_decay)
     steps = -(-len(labels) // schedule.batch_size)
@@ -67,6 +85,11 @@ def fit(
             logits = net(batch)
             loss = F.cross_entropy(logits[: len(idx)], labels[idx],
                                    label_smoothing=schedule.label_smoothing)
+            if teacher is not None and schedule.distill_weight:
+                with torch.no_grad():
+                    taught = teacher(digits)
+                loss = ((1 - schedule.distill_weight) * loss + schedule.distill_weight
+                        * distill_loss(logits[: len(idx)], taught, schedule.distill_temperature))
             loss = loss + schedule.outlier_weight * uniform_loss(logits[len(idx):])
             optimizer.zero_grad()
             loss.backward()

@@ -26,9 +26,9 @@ def _conv(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> list[nn.Mo
 class DigitNet(nn.Module):
     """Map a batch (N, 1, 28, 28) of pixels in [0, 1] to class logits (N, 10)."""
 
-    def __init__(self, dropout: float = 0.2) -> None:
+    def __init__(self, dropout: float = 0.2, widths: tuple[int, int, int] = WIDTHS) -> None:
         super().__init__()
-        a, b, c = WIDTHS
+        a, b, c = widths
         # A strided 5x5 first conv does the work of conv + pool in one op, and the first map is
         # never written at 28x28: in onnxruntime it is the cheapest way down to 14x14. What
         # that saves pays for 64 channels in the last conv, where (on 4-fold cross-validation
