@@ -30,6 +30,7 @@ from training.data import assign_folds
 from training.data import load_split
 from training.loop import Schedule
 from training.loop import fit
+from training.net import WIDTHS
 from training.net import DigitNet
 from training.runtime import to_input
 from training.train import SCHEDULE
@@ -44,10 +45,11 @@ TEACHER_WIDTHS = (32, 64, 128)
 
 @dataclass(frozen=True)
 class Recipe:
-    """A schedule for the served-size net and, if it is taught, the wider teacher's widths."""
+    """A schedule for the net and, if it is taught, the wider teacher's widths."""
 
     schedule: Schedule
     teacher_widths: tuple[int, int, int] | None = None
+    widths: tuple[int, int, int] = WIDTHS  # the net scored: the served size unless a row says
 
 
 RECIPES = {
@@ -62,6 +64,9 @@ RECIPES = {
     # own out-of-fold answers are scored too, as the row "distill:teacher".
     "distill": Recipe(replace(SCHEDULE, label_smoothing=0.05, outlier_weight=0.25,
                               distill_weight=0.7, distill_temperature=2.0), TEACHER_WIDTHS),
+    # v4's recipe on a net 2.8x its cost per image (training.widths), no teacher: what a
+    # relaxed speed floor would buy.
+    "v4-16-32-128": Recipe(SCHEDULE, widths=(16, 32, 128)),
 }
 
 
@@ -112,7 +117,7 @@ def cross_validate(name: str, seed: int) -> list[Result]:
             with torch.no_grad():
                 taught[test] = teacher(held).argmax(1).numpy()
         generator = seed_everything(seed)
-        net = fit(DigitNet(), x, y, recipe.schedule, generator,
+        net = fit(DigitNet(widths=recipe.widths), x, y, recipe.schedule, generator,
                   name=f"{name}/{seed}/fold {fold}", teacher=teacher)
         with torch.no_grad():
             predicted[test] = net(held).argmax(1).numpy()
