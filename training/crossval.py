@@ -7,7 +7,7 @@ out-of-fold accuracy, the accuracy of each class (400 digits each) and the worst
 each recipe's mean over seeds. One fold takes about 50 s on 2 CPU threads (a taught recipe
 about 270 s: its teacher first).
 
-    python -m training.crossval                          # every recipe, two seeds (~40 min)
+    python -m training.crossval                          # every recipe, two seeds (~90 min)
     python -m training.crossval --recipes v4,smooth-ow25 --seeds 20261208
 """
 
