@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import system_command
+from tests.perf.tool import run_short_round
 from tests.support import REPO_ROOT
 
 
 @pytest.mark.integration
 def test_compare_loads_every_stack_and_prices_both_fastapi_references(tmp_path: Path) -> None:
     """One short round over all four servers: no errors, CPU per request, every ratio."""
-    system_command("wrk")
-    out = tmp_path / "compare.json"
-    done = subprocess.run([sys.executable, "-m", "perf.compare", "--rounds", "1", "--duration",
-                           "1", "--connections", "2", "--quiet-wait", "0", "--json", str(out)],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    stdout, report = run_short_round("perf.compare", tmp_path / "compare.json", timeout_s=120)
     assert {row["target"] for row in report["rows"]} == {
         "digitserve /predict", "digitserve /livez", "fastapi /predict",
         "fastapi-async /predict", "minimal /predict"}
@@ -34,7 +26,7 @@ def test_compare_loads_every_stack_and_prices_both_fastapi_references(tmp_path: 
     assert "server CPU per /predict, digitserve / FastAPI (def views)" in named
     assert "server CPU per /predict, digitserve / FastAPI (async def views)" in named
     assert set(report["memory"]) == {"digitserve", "fastapi", "fastapi-async", "minimal"}
-    assert "| fastapi-async /predict |" in done.stdout
+    assert "| fastapi-async /predict |" in stdout
 
 
 def test_both_fastapi_references_do_digitserves_work() -> None:
