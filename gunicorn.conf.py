@@ -149,11 +149,16 @@ backlog = _env_int("GUNICORN_BACKLOG", 2048)
 # connection saved the generator, on the same cores, 90 us a request: the client's saving, not
 # the server's. Behind nginx (deploy/) the client's connections end at nginx anyway. "sync" is
 # Gunicorn's sync worker without the lingering close after each response when nothing is left
-# to read (app/web/worker.py); "gthread" keeps connections open.
-_WORKER_CLASSES = {"sync": "app.web.worker.SyncWorker", "gthread": "gthread"}
+# to read (app/web/worker.py); "gthread" keeps connections open (app/web/thread_worker.py:
+# Gunicorn's, plus the same idle release of a large batch's memory).
+# Gunicorn runs a sync worker given more than one thread as its gthread worker; so does this
+# file, with digitserve's.
+_WORKER_CLASSES = {"sync": "app.web.worker.SyncWorker",
+                   "gthread": "app.web.thread_worker.ThreadWorker"}
 workers = _env_int("GUNICORN_WORKERS", _cpus)
-worker_class = _WORKER_CLASSES[_os.environ.get("GUNICORN_WORKER_CLASS", "sync")]
 threads = _env_int("GUNICORN_THREADS", 1)  # only used by the gthread worker class
+worker_class = _WORKER_CLASSES[
+    "gthread" if threads > 1 else _os.environ.get("GUNICORN_WORKER_CLASS", "sync")]
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 2)  # sync workers close after each response anyway

@@ -43,5 +43,6 @@ def test_the_recommended_config_serves_under_load(gunicorn: StartServer) -> None
     outcomes = load.outcomes
     print(f"\n{env}: {count(outcomes)}")
     assert not failures(outcomes)
-    worker = {"sync": "app.web.worker.SyncWorker", "gthread": "gthread"}
+    worker = {"sync": "app.web.worker.SyncWorker",
+              "gthread": "app.web.thread_worker.ThreadWorker"}
     assert f"Using worker: {worker[env['GUNICORN_WORKER_CLASS']]}" in server.log_text()

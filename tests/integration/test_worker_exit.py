@@ -63,10 +63,18 @@ def test_private_memory_per_worker_is_under_the_floor(gunicorn: StartServer) -> 
     assert len(private) == 2 and max(private) < FLOOR_PRIVATE_MB
 
 
-def test_a_worker_gives_a_large_batchs_memory_back_once_idle(gunicorn: StartServer) -> None:
-    """Ten batches of 256 raise a worker's private memory; idle for a moment, it drops back."""
-    server = gunicorn(GUNICORN_WORKERS="1")
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_worker_gives_a_large_batchs_memory_back_once_idle(gunicorn: StartServer,
+                                                             threads: str) -> None:
+    """Ten batches of 256 raise a worker's private memory; idle for a moment, it drops back.
+
+    With 2 threads Gunicorn's sync worker class becomes gthread: digitserve's, which releases
+    too, though each pool thread keeps some in its own glibc arena.
+    """
+    server = gunicorn(GUNICORN_WORKERS="1", GUNICORN_THREADS=threads)
     wait_ready(server)
+    worker = "worker.SyncWorker" if threads == "1" else "thread_worker.ThreadWorker"
+    assert f"Using worker: app.web.{worker}" in server.log_text()
     post_many(server, 300)
     (pid,) = worker_pids(server)
     before = psutil.Process(pid).memory_full_info().uss / 2**20
@@ -75,11 +83,15 @@ def test_a_worker_gives_a_large_batchs_memory_back_once_idle(gunicorn: StartServ
         for _ in range(10):
             reply = session.post(f"{server.url}/predict/batch", json=batch, timeout=30)
             assert reply.status_code == 200
+    peak = psutil.Process(pid).memory_full_info().uss / 2**20  # read before IDLE_S passes
     time.sleep(4 * IDLE_S)
     idle = psutil.Process(pid).memory_full_info().uss / 2**20
-    print(f"\nworker private MB: {before:.1f} after 300 /predict, {idle:.1f} idle after batches")
+    print(f"\nworker private MB ({threads} thread(s)): {before:.1f} after 300 /predict, "
+          f"{peak:.1f} after the batches, {idle:.1f} idle")
     # Kept, the batches' memory is about 25 MB more (glibc free lists, onnxruntime's arena).
-    assert idle < before + 8, (before, idle)
+    assert idle < peak - 8, (peak, idle)
+    if threads == "1":  # gthread's pool threads keep part of it in their own glibc arenas
+        assert idle < before + 8, (before, idle)
 
 
 def test_term_ends_every_worker_quickly(gunicorn: StartServer) -> None:
