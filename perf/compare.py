@@ -45,6 +45,7 @@ DIGIT = REPO_ROOT / "examples" / "digit.json"
 STACKS = ("digitserve", "fastapi", "fastapi-async", "minimal")
 # The uvicorn app of each FastAPI stack (perf/refapp.py).
 REFERENCE_APPS = {"fastapi": "perf.refapp:app", "fastapi-async": "perf.refapp:async_app"}
+IDLE_SHARE = 0.05  # a worker with under this share of a run's server CPU sat idle in it
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,33 @@ def serving(stack: str, workers: int | None, run_dir: Path) -> Iterator[Running]
         stop_process(proc)
 
 
+def idle_workers(before: dict[int, float], after: dict[int, float], root: int) -> int:
+    """Count the workers that did almost none of a run's work (under IDLE_SHARE of it).
+
+    With keep-alive the generator's few connections stay where the kernel put them: when all
+    land on one worker, the others sit idle and the server answers about half as much.
+    """
+    used = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items() if pid != root}
+    total = sum(used.values())
+    return sum(1 for seconds in used.values() if seconds < IDLE_SHARE * total)
+
+
 def load_once(server: Running, target: Target, args: argparse.Namespace,
               out: Path) -> dict[str, Any]:
-    """Load one target once; return req/s, latency, errors and CPU per request."""
-    before = sum(tree_cpu(server.proc.pid).values())
+    """Load one target once; return req/s, latency, errors, CPU per request, idle workers."""
+    before = tree_cpu(server.proc.pid)
     if args.generator == "wrk":
         result = run_wrk(server.url + target.path,
                          WrkLoad(args.connections, args.duration, target.body))
     else:
         result = run_locust(server.url, target, args, out)
-    server_s = sum(tree_cpu(server.proc.pid).values()) - before
+    after = tree_cpu(server.proc.pid)
+    server_s = sum(after.values()) - sum(before.values())
     served = max(result["requests"], 1)
     return {**result, "target": target.name,
             "server_us_per_req": 1e6 * server_s / served,
-            "generator_us_per_req": 1e6 * result["generator_cpu_s"] / served}
+            "generator_us_per_req": 1e6 * result["generator_cpu_s"] / served,
+            "idle_workers": idle_workers(before, after, server.proc.pid)}
 
 
 def run_locust(url: str, target: Target, args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -160,7 +174,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(row["target"] for row in rows):
         group = [row for row in rows if row["target"] == name]
-        entry: dict[str, Any] = {"rounds": len(group), "errors": sum(r["errors"] for r in group)}
+        entry: dict[str, Any] = {"rounds": len(group), "errors": sum(r["errors"] for r in group),
+                                 "idle_worker_rounds": sum(r["idle_workers"] > 0 for r in group)}
         for key in ("rps", "p50_us", "p99_us", "server_us_per_req", "generator_us_per_req"):
             values = [float(row[key]) for row in group]
             entry[key] = statistics.median(values)
@@ -198,15 +213,17 @@ def render(table: dict[str, dict[str, Any]], memory: dict[str, dict[str, float]]
     """Return the report as Markdown tables."""
     lines = [f"generator: {args.generator}, {args.connections} connections, {args.duration:g} s "
              f"a run, {args.rounds} interleaved rounds; medians (min-max)", "",
-             "| target | req/s | p50 ms | p99 ms | server us/req | generator us/req | errors |",
-             "|---|---|---|---|---|---|---|"]
+             "| target | req/s | p50 ms | p99 ms | server us/req | generator us/req | errors | "
+             "rounds with an idle worker |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, entry in table.items():
         low, high = entry["rps_range"]
         cpu_low, cpu_high = entry["server_us_per_req_range"]
         lines.append(f"| {name} | {entry['rps']:,.0f} ({low:,.0f}-{high:,.0f}) | "
                      f"{entry['p50_us'] / 1000:.2f} | {entry['p99_us'] / 1000:.2f} | "
                      f"{entry['server_us_per_req']:.0f} ({cpu_low:.0f}-{cpu_high:.0f}) | "
-                     f"{entry['generator_us_per_req']:.0f} | {entry['errors']} |")
+                     f"{entry['generator_us_per_req']:.0f} | {entry['errors']} | "
+                     f"{entry['idle_worker_rounds']} of {entry['rounds']} |")
     lines += ["", "| ratio | value | |", "|---|---|---|"]
     lines += [f"| {what} | {value:.2f} | {note} |" for what, value, note in ratios(table)]
     if memory:
@@ -267,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = load_once(servers[target.stack], target, args, run_dir)
                 rows.append({**row, "round": round_no})
                 print(f"  round {round_no} {target.name}: {row['rps']:,.0f} req/s, server "
-                      f"{row['server_us_per_req']:.0f} us/req, {row['errors']} errors",
+                      f"{row['server_us_per_req']:.0f} us/req, {row['errors']} errors, "
+                      f"{row['idle_workers']} idle workers",
                       file=sys.stderr, flush=True)
         memory = {name: worker_memory(server.proc.pid) for name, server in servers.items()}
     table = summarise(rows)

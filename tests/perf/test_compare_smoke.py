@@ -22,11 +22,13 @@ def test_compare_loads_every_stack_and_prices_both_fastapi_references(tmp_path: 
     for row in report["rows"]:
         assert row["errors"] == 0 and row["rps"] > 0, row
         assert row["server_us_per_req"] > 0, row
+        assert row["idle_workers"] >= 0, row
     named = [what for what, _, _ in report["ratios"]]
     assert "server CPU per /predict, digitserve / FastAPI (def views)" in named
     assert "server CPU per /predict, digitserve / FastAPI (async def views)" in named
     assert set(report["memory"]) == {"digitserve", "fastapi", "fastapi-async", "minimal"}
     assert "| fastapi-async /predict |" in stdout
+    assert "rounds with an idle worker |" in stdout
 
 
 def test_both_fastapi_references_do_digitserves_work() -> None:
@@ -52,3 +54,13 @@ def test_both_fastapi_references_do_digitserves_work() -> None:
     assert plain.prediction == 9 and plain.confidence == max(plain.probabilities) > 0.99
     with pytest.raises(pydantic.ValidationError):
         refapp.PredictRequest(data=[2.0] * 784)
+
+
+def test_a_worker_that_got_no_connection_counts_as_idle() -> None:
+    """The root process (master, supervisor) never counts; a worker under 5% of the CPU does."""
+    from perf.compare import idle_workers
+
+    before = {1: 10.0, 2: 3.0, 3: 4.0}
+    assert idle_workers(before, {1: 10.0, 2: 7.5, 3: 8.4}, root=1) == 0
+    assert idle_workers(before, {1: 10.0, 2: 8.6, 3: 4.01}, root=1) == 1
+    assert idle_workers(before, {1: 10.0, 2: 8.6, 3: 4.01, 4: 0.0}, root=1) == 2
