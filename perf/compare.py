@@ -31,6 +31,7 @@ import requests
 
 from perf.machine import describe
 from perf.memory import worker_memory
+from perf.memory import worker_processes
 from perf.sampling import tree_cpu
 from perf.sampling import wait_quiet
 from perf.server import REPO_ROOT
@@ -115,13 +116,13 @@ def serving(stack: str, workers: int | None, run_dir: Path) -> Iterator[Running]
         stop_process(proc)
 
 
-def idle_workers(before: dict[int, float], after: dict[int, float], root: int) -> int:
+def idle_workers(before: dict[int, float], after: dict[int, float], workers: set[int]) -> int:
     """Count the workers that did almost none of a run's work (under IDLE_SHARE of it).
 
     With keep-alive the generator's few connections stay where the kernel put them: when all
     land on one worker, the others sit idle and the server answers about half as much.
     """
-    used = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items() if pid != root}
+    used = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items() if pid in workers}
     total = sum(used.values())
     return sum(1 for seconds in used.values() if seconds < IDLE_SHARE * total)
 
@@ -141,7 +142,8 @@ def load_once(server: Running, target: Target, args: argparse.Namespace,
     return {**result, "target": target.name,
             "server_us_per_req": 1e6 * server_s / served,
             "generator_us_per_req": 1e6 * result["generator_cpu_s"] / served,
-            "idle_workers": idle_workers(before, after, server.proc.pid)}
+            "idle_workers": idle_workers(
+                before, after, {proc.pid for proc in worker_processes(server.proc.pid)})}
 
 
 def run_locust(url: str, target: Target, args: argparse.Namespace, out: Path) -> dict[str, Any]:

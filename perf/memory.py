@@ -5,22 +5,34 @@ from __future__ import annotations
 import psutil
 
 
+def worker_processes(pid: int) -> list[psutil.Process]:
+    """Return the workers under pid: its descendants but helper processes.
+
+    multiprocessing's resource tracker (uvicorn starts one) is a helper, not a worker.
+    """
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    workers = []
+    for proc in children:
+        try:
+            if not any("resource_tracker" in part for part in proc.cmdline()):
+                workers.append(proc)
+        except psutil.Error:
+            continue
+    return workers
+
+
 def worker_memory(pid: int) -> dict[str, float]:
     """Return the mean RSS, PSS and private (USS) MB of the workers under pid, and their count.
 
     Private = Private_Clean + Private_Dirty in smaps: the pages only that worker holds, which
-    one more worker adds to the machine. Helper processes (multiprocessing's resource
-    tracker) are not workers.
+    one more worker adds to the machine.
     """
     readings = []
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return {"workers": 0, "rss_mb": 0.0, "pss_mb": 0.0, "private_mb": 0.0}
-    for proc in children:
+    for proc in worker_processes(pid):
         try:
-            if any("resource_tracker" in part for part in proc.cmdline()):
-                continue
             info = proc.memory_full_info()
         except psutil.Error:
             continue

@@ -57,10 +57,10 @@ def test_both_fastapi_references_do_digitserves_work() -> None:
 
 
 def test_a_worker_that_got_no_connection_counts_as_idle() -> None:
-    """The root process (master, supervisor) never counts; a worker under 5% of the CPU does."""
+    """Only workers count (not the master, nor a helper); one under 5% of the CPU is idle."""
     from perf.compare import idle_workers
 
-    before = {1: 10.0, 2: 3.0, 3: 4.0}
-    assert idle_workers(before, {1: 10.0, 2: 7.5, 3: 8.4}, root=1) == 0
-    assert idle_workers(before, {1: 10.0, 2: 8.6, 3: 4.01}, root=1) == 1
-    assert idle_workers(before, {1: 10.0, 2: 8.6, 3: 4.01, 4: 0.0}, root=1) == 2
+    before = {1: 10.0, 2: 3.0, 3: 4.0, 5: 0.0}
+    assert idle_workers(before, {1: 10.0, 2: 7.5, 3: 8.4, 5: 0.0}, workers={2, 3}) == 0
+    assert idle_workers(before, {1: 10.0, 2: 8.6, 3: 4.01, 5: 0.0}, workers={2, 3}) == 1
+    assert idle_workers(before, {1: 10.0, 2: 8.6, 3: 4.01, 4: 0.0}, workers={2, 3, 4}) == 2
