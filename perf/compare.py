@@ -32,6 +32,7 @@ import requests
 from perf.machine import describe
 from perf.memory import worker_memory
 from perf.memory import worker_processes
+from perf.sampling import idle_workers
 from perf.sampling import tree_cpu
 from perf.sampling import wait_quiet
 from perf.server import REPO_ROOT
@@ -46,7 +47,6 @@ DIGIT = REPO_ROOT / "examples" / "digit.json"
 STACKS = ("digitserve", "fastapi", "fastapi-async", "minimal")
 # The uvicorn app of each FastAPI stack (perf/refapp.py).
 REFERENCE_APPS = {"fastapi": "perf.refapp:app", "fastapi-async": "perf.refapp:async_app"}
-IDLE_SHARE = 0.05  # a worker with under this share of a run's server CPU sat idle in it
 
 
 @dataclass(frozen=True)
@@ -114,17 +114,6 @@ def serving(stack: str, workers: int | None, run_dir: Path) -> Iterator[Running]
         yield server
     finally:
         stop_process(proc)
-
-
-def idle_workers(before: dict[int, float], after: dict[int, float], workers: set[int]) -> int:
-    """Count the workers that did almost none of a run's work (under IDLE_SHARE of it).
-
-    With keep-alive the generator's few connections stay where the kernel put them: when all
-    land on one worker, the others sit idle and the server answers about half as much.
-    """
-    used = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items() if pid in workers}
-    total = sum(used.values())
-    return sum(1 for seconds in used.values() if seconds < IDLE_SHARE * total)
 
 
 def load_once(server: Running, target: Target, args: argparse.Namespace,

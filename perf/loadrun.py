@@ -14,8 +14,10 @@ from typing import Any
 import psutil
 
 from perf.memory import worker_memory
+from perf.memory import worker_processes
 from perf.sampling import TreeSampler
 from perf.sampling import cpu_percent
+from perf.sampling import idle_workers
 from perf.sampling import peak_rss_mb
 from perf.sampling import tree_cpu
 from perf.server import REPO_ROOT
@@ -87,13 +89,13 @@ def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
              cpus: int) -> dict[str, Any]:
     """Run Locust once against server; return one summary row (latencies in ms)."""
     env = {**os.environ, "PERF_BATCH_SIZE": str(load.batch_size), "PERF_MAX_FAIL_RATIO": "1"}
-    before = sum(tree_cpu(server.proc.pid).values())
+    before = tree_cpu(server.proc.pid)
     proc = subprocess.Popen(locust_command(load, server.url, csv_prefix), cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     pin(proc.pid, load.cpus)
     with TreeSampler({"server": server.proc.pid, "generator": proc.pid}) as sampler:
         code = proc.wait(timeout=load.duration_s + 120)
-    server_cpu_s = sum(tree_cpu(server.proc.pid).values()) - before
+    after = tree_cpu(server.proc.pid)
     if code not in (0, 1):  # 1 only means some requests failed
         raise RuntimeError(f"locust exited with {code}; see {csv_prefix}_locust.log")
     row = read_aggregated(csv_prefix)
@@ -101,8 +103,8 @@ def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
     locust_pct, locust_peak = cpu_percent(first, last, "generator")
     requests = int(row["Request Count"])
     rps = float(row["Requests/s"])
-    return {**common_row(server, config, load, sampler, first, last, server_cpu_s, requests,
-                         cpus),
+    return {**common_row(server, config, load, sampler, (first, last), (before, after),
+                         requests, cpus),
             "generator": "locust", "failures": int(row["Failure Count"]),
             "error_ratio": int(row["Failure Count"]) / requests if requests else 1.0,
             "rps": float(row["Requests/s"]),
@@ -119,9 +121,17 @@ def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
 
 
 def common_row(server: Server, config: ServerConfig, load: Load, sampler: TreeSampler,
-               first: Any, last: Any, server_cpu_s: float, requests: int,
-               cpus: int) -> dict[str, Any]:
-    """Return the figures every cell has whatever the generator: config, server CPU, memory."""
+               window: tuple[Any, Any], cpu: tuple[dict[int, float], dict[int, float]],
+               requests: int, cpus: int) -> dict[str, Any]:
+    """Return the figures every cell has whatever the generator: config, server CPU, memory.
+
+    `window` is the steady part's first and last sample; `cpu` the server tree's CPU seconds
+    per pid before and after the run.
+    """
+    first, last = window
+    before, after = cpu
+    server_cpu_s = sum(after.values()) - sum(before.values())
+    workers = {proc.pid for proc in worker_processes(server.proc.pid)}
     server_pct, _ = cpu_percent(first, last, "server")
     gen_pct, _ = cpu_percent(first, last, "generator") if "generator" in last.cpu else (0.0, 0.0)
     machine_pct = 100 * (last.machine_busy_s - first.machine_busy_s) / max(last.t - first.t, 1e-9)
@@ -136,7 +146,7 @@ def common_row(server: Server, config: ServerConfig, load: Load, sampler: TreeSa
         "server_rps_per_core": 1e6 / us_per_req if us_per_req else 0.0,
         "rss_per_worker_mb": sum(rss) / len(rss) if rss else 0.0, "rss_total_mb": sum(rss),
         "pss_per_worker_mb": memory["pss_mb"], "private_per_worker_mb": memory["private_mb"],
-        "machine_cpu_pct": machine_pct,
+        "machine_cpu_pct": machine_pct, "idle_workers": idle_workers(before, after, workers),
         "other_cpu_pct": max(machine_pct - server_pct - gen_pct, 0.0), "cpus": cpus,
         "machine_cpus": psutil.cpu_count() or cpus,
     }

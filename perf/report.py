@@ -50,6 +50,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out["rps_spread_pct"] = 100 * (out["rps_max"] - out["rps_min"]) / max(out["rps"], 1e-9)
         out["error_ratio"] = out["failures"] / max(out["requests"], 1)
         out["rounds"] = len(cell)
+        out["idle_worker_rounds"] = sum(r.get("idle_workers", 0) > 0 for r in cell)
         out["generator_bound"] = out["gen_peak_proc_pct"] > 90.0
         out["projected_rps"] = projected_rps(out)
         out["saturated"] = saturation(out)

@@ -10,6 +10,7 @@ from dataclasses import field
 
 import psutil
 
+IDLE_SHARE = 0.05  # a worker with under this share of a run's server CPU sat idle in it
 QUIET_PCT = 20.0  # machine CPU (100 = one core) below which the idle machine counts as quiet
 
 
@@ -38,6 +39,18 @@ def tree_cpu(pid: int) -> dict[int, float]:
         except psutil.Error:
             pass
     return readings
+
+
+def idle_workers(before: dict[int, float], after: dict[int, float],
+                 workers: set[int]) -> int:
+    """Count the workers that did almost none of a run's work (under IDLE_SHARE of it).
+
+    With keep-alive the generator's few connections stay where the kernel put them: when all
+    land on one worker, the others sit idle and the server answers about half as much.
+    """
+    used = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items() if pid in workers}
+    total = sum(used.values())
+    return sum(1 for seconds in used.values() if seconds < IDLE_SHARE * total)
 
 
 def tree_rss(pid: int) -> dict[int, int]:

@@ -21,7 +21,8 @@ def table(summary: list[dict[str, Any]]) -> str:
     head += ["offered req/s", "steady req/s"] if wait else []
     head += ["p50 ms", "p95 ms", "p99 ms", "max ms", "failures", "server CPU %",
              "server us/req", "req/s per server core", "generator us/req", "generator CPU %",
-             "MB/worker RSS/PSS/private", "other CPU %", "saturated"]
+             "MB/worker RSS/PSS/private", "other CPU %", "rounds with an idle worker",
+             "saturated"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(summary, key=lambda r: (r["variant"], r["workers"], r["users"])):
         cells = [r["config"], str(r["users"]),
@@ -35,7 +36,8 @@ def table(summary: list[dict[str, Any]]) -> str:
                   f"{r['gen_cpu_pct']:.0f}" + (" **GEN-BOUND**" if r["generator_bound"] else ""),
                   f"{r['rss_per_worker_mb']:.0f}/{r['pss_per_worker_mb']:.0f}/"
                   f"{r['private_per_worker_mb']:.0f}",
-                  f"{r['other_cpu_pct']:.0f}", r["saturated"]]
+                  f"{r['other_cpu_pct']:.0f}",
+                  f"{r.get('idle_worker_rounds', '?')} of {r['rounds']}", r["saturated"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -92,15 +92,16 @@ def run_wrk_cell(server: Server, config: ServerConfig, load: Load, prefix: Path,
     if load.user_class not in WRK_TARGETS:
         raise ValueError(f"wrk runs only {', '.join(WRK_TARGETS)}, not {load.user_class}")
     path, body = WRK_TARGETS[load.user_class]
-    before = sum(tree_cpu(server.proc.pid).values())
+    before = tree_cpu(server.proc.pid)
     with TreeSampler({"server": server.proc.pid}) as sampler:
         result = run_wrk(server.url + path, WrkLoad(load.users, load.duration_s, body))
-    server_cpu_s = sum(tree_cpu(server.proc.pid).values()) - before
+    after = tree_cpu(server.proc.pid)
     prefix.with_suffix(".wrk.json").write_text(json.dumps(result) + "\n")
     first, last = sampler.window(0.0, float("inf"))
     requests = int(result["requests"])
     gen_pct = 100 * result["generator_cpu_s"] / load.duration_s
-    row = common_row(server, config, load, sampler, first, last, server_cpu_s, requests, cpus)
+    row = common_row(server, config, load, sampler, (first, last), (before, after), requests,
+                     cpus)
     row["other_cpu_pct"] = max(row["other_cpu_pct"] - gen_pct, 0.0)
     return {**row, "generator": "wrk", "failures": result["errors"],
             "error_ratio": result["errors"] / requests if requests else 1.0,

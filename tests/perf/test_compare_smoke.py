@@ -58,7 +58,7 @@ def test_both_fastapi_references_do_digitserves_work() -> None:
 
 def test_a_worker_that_got_no_connection_counts_as_idle() -> None:
     """Only workers count (not the master, nor a helper); one under 5% of the CPU is idle."""
-    from perf.compare import idle_workers
+    from perf.sampling import idle_workers
 
     before = {1: 10.0, 2: 3.0, 3: 4.0, 5: 0.0}
     assert idle_workers(before, {1: 10.0, 2: 7.5, 3: 8.4, 5: 0.0}, workers={2, 3}) == 0

@@ -34,6 +34,7 @@ def test_quick_sweep_writes_a_complete_report(tmp_path: Path) -> None:
         assert float(row["rps"]) > 0, row
         assert int(row["requests"]) > 0 and int(row["failures"]) == 0, row
         assert float(row["server_us_per_req"]) > 0, row
+        assert 0 <= int(row["idle_worker_rounds"]) <= int(row["rounds"]), row
     assert len(list((out / "raw").glob("*_stats.csv"))) == 2
 
     summary = json.loads((out / "summary.json").read_text())
@@ -43,5 +44,6 @@ def test_quick_sweep_writes_a_complete_report(tmp_path: Path) -> None:
     for name in summary["charts"]:
         data = (out / name).read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 5000, name
-    assert "| config | users |" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "| config | users |" in report and "| rounds with an idle worker |" in report
     assert "locust" not in sys.modules  # Locust ran only in the subprocess
