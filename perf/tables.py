@@ -104,6 +104,10 @@ def markdown(summary: list[dict[str, Any]], why: str, ratio: dict[str, Any],
         "just before the cell with our server idle, or when CPU not charged to the server or "
         "the generator (**other CPU %**: kernel, the sampler, other tenants) passed 60% during it: "
         "req/s and latency are unreliable there.",
+        "- **rounds with an idle worker**: rounds in which a worker used under 5% of the "
+        "server's CPU. With keep-alive (gthread) the generator's connections can all sit on "
+        "some workers while the others idle: such rounds measure the spread of connections, "
+        "not the config. Sync workers take a new connection per request.",
         "- Locust keeps response times above 100 ms rounded to two significant digits "
         "(147 ms is stored as 150): values marked `~` are approximate to about 5%"
         + (" and some percentiles above are in that range." if rounded else "; none here.")
