@@ -11,6 +11,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from app.inference.v2framing import HEADER_LENGTH
+from app.schemas import InputSchema
 
 _PARAMETER_TYPES = frozenset({str, int, float, bool})
 _DATA_DOC = {"type": "array", "items": {},
@@ -38,7 +39,7 @@ def parameters() -> fields.Dict:
                        metadata={"description": "Name/value pairs (protocol extensions)."})
 
 
-class _Lenient(Schema):
+class _Lenient(InputSchema):
     """Fields the protocol does not define are ignored (e.g. a `model_name` in the body)."""
 
     class Meta:
