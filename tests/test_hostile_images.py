@@ -86,11 +86,13 @@ HOSTILE: dict[str, tuple[Send, int, str]] = {
     "a PNG with a bad checksum": (raw(lambda: bad_crc(nine())), 400,
                                   "starts as a PNG image but its header is broken"),
     "a 40000x40000 PNG bomb": (raw(lambda: png_bomb(40000, 40000)), 413,
-                               "over the limit of 4,194,304 pixels (MAX_IMAGE_PIXELS)"),
+                               "40000x40000 = 1,600,000,000 pixels, over the limit of "
+                               "4,194,304 (MAX_IMAGE_PIXELS)"),
     "a 5000x4000 PNG": (raw(lambda: png_bomb(5000, 4000)), 413,
                         "5000x4000 = 20,000,000 pixels, over the limit of 4,194,304"),
     "a JPEG claiming 60000x60000": (raw(lambda: jpeg_claiming(60000, 60000), "image/jpeg"), 413,
-                                    "over the limit of 4,194,304 pixels (MAX_IMAGE_PIXELS)"),
+                                    "60000x60000 = 3,600,000,000 pixels, over the limit of "
+                                    "89,478,485 for any picture"),
     "a form without an image field": (form(lambda: {"file": (io.BytesIO(nine()), "d.png")}),
                                       400, "no file field `image`"),
     "the image as a text field": (form(lambda: {"image": "iVBORw0KGgo="}), 400,

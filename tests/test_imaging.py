@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from app.inference import imaging
-from app.inference.imaging import BlankImageError
-from app.inference.imaging import BrokenImageError
-from app.inference.imaging import ImageTooLargeError
-from app.inference.imaging import NotAnImageError
+from app.inference.picture_errors import BlankImageError
+from app.inference.picture_errors import BrokenImageError
+from app.inference.picture_errors import ImageTooLargeError
+from app.inference.picture_errors import NotAnImageError
 from tests.pictures import encode
 from tests.pictures import enlarge
 from tests.pictures import heldout_uint8

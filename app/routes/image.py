@@ -13,15 +13,16 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import UnsupportedMediaType
 
-from app.inference.imaging import BlankImageError
-from app.inference.imaging import BrokenImageError
-from app.inference.imaging import FloatImage
-from app.inference.imaging import ImageError
-from app.inference.imaging import ImageTooLargeError
-from app.inference.imaging import NotAnImageError
+from app.inference.decoding import FloatImage
 from app.inference.imaging import to_input
 from app.inference.model import Prediction
 from app.inference.model import get_model
+from app.inference.picture_errors import BlankImageError
+from app.inference.picture_errors import BrokenImageError
+from app.inference.picture_errors import ImageError
+from app.inference.picture_errors import ImageTooComplexError
+from app.inference.picture_errors import ImageTooLargeError
+from app.inference.picture_errors import NotAnImageError
 from app.schemas import ImagePredictionSchema
 from app.schemas import ImageQuerySchema
 from app.web.errors import PictureError
@@ -34,7 +35,8 @@ blp = Blueprint("image", __name__, description="Digit classification from a pict
 FIELD = "image"
 _QUERY = ImageQuerySchema()
 _STATUS: dict[type[ImageError], int] = {NotAnImageError: 415, BrokenImageError: 400,
-                                         ImageTooLargeError: 413, BlankImageError: 422}
+                                         ImageTooLargeError: 413, ImageTooComplexError: 422,
+                                         BlankImageError: 422}
 _HOW = ("send multipart/form-data with the file in field `image`, or the file itself as the "
         "body with its image/* Content-Type")
 _FILE = {"type": "string", "format": "binary"}
@@ -51,11 +53,16 @@ DOC = {
 ERRORS = {
     400: "The body or the `image` field is empty or missing, the image is truncated or "
          "corrupt, or the body's framing is broken.",
-    413: "The body is over MAX_CONTENT_LENGTH, or the image has more pixels than "
-         "MAX_IMAGE_PIXELS (refused before decoding).",
+    413: "The body is over MAX_CONTENT_LENGTH, or decoding the image would cost more than "
+         "its budget: more pixels than MAX_IMAGE_PIXELS, a progressive or multi-scan JPEG "
+         "holding more than 8 x MAX_IMAGE_PIXELS samples, an RLE-compressed BMP over 262,144 "
+         "pixels (all refused from the header, before decoding), or over its CPU time (0.5 s "
+         "at the default MAX_IMAGE_PIXELS; decoding is stopped).",
     415: "The Content-Type is neither multipart/form-data nor image/*, or the file is not "
-         "PNG, JPEG, WebP, BMP or GIF.",
-    422: "The image has no ink (one colour, or nearly), or return_input is not a boolean.",
+         "PNG, JPEG, WebP, BMP or GIF (a lossless or hierarchical JPEG neither).",
+    422: "The image has no ink (one colour, or nearly); its structure goes far beyond a "
+         "picture's (over 32 JPEG scans; over 4,096 chunks, blocks or segments; over 256 "
+         "EXIF entries); or return_input is not a boolean.",
     503: "The model failed to answer (inference error); the worker keeps serving.",
 }
 

@@ -1,0 +1,102 @@
+"""What each hostile picture costs a worker: CPU seconds and peak memory, in a fresh process.
+
+`python -m tests.hostile_costs` builds the red team's files at full size (a few seconds and a
+few hundred MB to build), and for each runs app.inference.imaging.to_input once in a process
+of its own: CPU time (user + system) and the growth of its peak resident memory (VmHWM, reset
+first), with the answer. `--repo DIR` runs another checkout's code (an older commit's, say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from tests import hostile_pictures as hp
+from tests.pictures import encode
+
+Made = Callable[[], bytes]
+_TINY_PNG, _TINY_GIF = (lambda: encode(Image.new("L", (64, 64)), "PNG"),
+                        lambda: encode(Image.new("L", (64, 64)), "GIF"))
+FULL_SIZE: dict[str, Made] = {
+    "progressive grey 13000x13000": lambda: hp.progressive_jpeg(13000, 13000),
+    "progressive RGB 4:4:4 13000x13000": lambda: hp.progressive_jpeg(13000, 13000, "RGB",
+                                                                     subsampling=0),
+    "progressive CMYK 13000x13000": lambda: hp.progressive_jpeg(13000, 13000, "CMYK"),
+    "progressive photo 8000x6000": lambda: hp.progressive_jpeg(8000, 6000, "RGB"),
+    "multi-scan baseline 8000x6000": lambda: hp.multi_scan_jpeg(8000, 6000),
+    "scan x1,500, 8000x8000": lambda: hp.repeat_scan(hp.progressive_jpeg(8000, 8000), 1500),
+    "scan x78,000, 2000x2000 (2.8 MB)": lambda: hp.repeat_scan(hp.progressive_jpeg(2000, 2000),
+                                                               78_000),
+    "RLE8 BMP, one row of 4 Mpx": hp.rle_row_flood,
+    "PNG, 300,000 empty chunks": lambda: hp.png_with_chunks(_TINY_PNG(), 300_000),
+    "PNG, 250,000 1-byte IDATs": lambda: hp.png_split_idat(hp.png_noise(500), 1),
+    "PNG, eXIf of 65,535 entries": lambda: hp.png_with_chunks(_TINY_PNG(), 1, b"eXIf",
+                                                              hp.exif_block(65_535)),
+    "GIF, 800,000 comments": lambda: hp.gif_with_comments(_TINY_GIF(), 800_000),
+    "JPEG, 1,000,000 comments": lambda: hp.padded_jpeg(hp.progressive_jpeg(64, 64),
+                                                       segments=1_000_000),
+    "JPEG, 4 MB of stray bytes": lambda: hp.padded_jpeg(hp.progressive_jpeg(64, 64),
+                                                        junk=4_000_000),
+    "WebP, 500,000 chunks": lambda: hp.webp_with_chunks(500_000),
+}
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from app.inference import imaging
+data = Path(sys.argv[1]).read_bytes()
+imaging.to_input(Path("examples/pictures/paper.jpg").read_bytes(), max_pixels=4 << 20)
+def status(field):
+    return next(int(line.split()[1]) for line in open("/proc/self/status")
+                if line.startswith(field + ":"))
+Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from here
+before, used = status("VmRSS"), resource.getrusage(resource.RUSAGE_SELF)
+try:
+    imaging.to_input(data, max_pixels=4 << 20)
+    answer = "decoded"
+except ValueError as error:
+    answer = f"{type(error).__name__}: {error}"
+after = resource.getrusage(resource.RUSAGE_SELF)
+cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
+print(json.dumps({"cpu_s": cpu, "peak_mb": (status("VmHWM") - before) / 1024, "answer": answer}))
+"""
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cost(data: bytes, repo: Path = REPO_ROOT) -> dict[str, object]:
+    """Run repo's to_input on data in a fresh process; return CPU seconds, peak MB, answer."""
+    with tempfile.NamedTemporaryFile() as file:
+        file.write(data)
+        file.flush()
+        out = subprocess.run([sys.executable, "-c", _CHILD, file.name], capture_output=True,
+                             text=True, check=True, timeout=600, cwd=repo)
+    result: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """Print each full-size file's size, CPU seconds, peak memory and answer."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=REPO_ROOT,
+                        help="the checkout whose app/ decodes (default: this one)")
+    repo = parser.parse_args(argv).repo
+    print(f"{'file':36} {'bytes':>10} {'CPU s':>7} {'peak MB':>8}  answer")
+    for name, make in FULL_SIZE.items():
+        data = make()
+        result = cost(data, repo)
+        answer = str(result["answer"])
+        print(f"{name:36} {len(data):>10,} {result['cpu_s']:7.3f} {result['peak_mb']:+8.1f}  "
+              f"{answer[:60]}{'...' if len(answer) > 60 else ''}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
