@@ -128,6 +128,7 @@ def photo(nine: npt.NDArray[np.uint8], width: int, height: int) -> Image.Image:
 
 
 @pytest.mark.parametrize(("size", "mode", "options"), [
+    ((5456, 4092), "RGB", {}),  # 22.3 megapixels, 4:2:0: 33.5 M samples, just in
     ((3264, 2448), "RGB", {"subsampling": 0}),  # 8 megapixels, 4:4:4
     ((5792, 5792), "L", {}),  # 33.5 megapixels of grey
 ])
@@ -142,6 +143,15 @@ def test_the_largest_progressive_photos_still_pass(client: FlaskClient, nine: np
     spent, grown = cpu_s() - started, (peak_kb() - rss) / 1024
     assert answer.get("prediction") == 9, answer
     assert spent < 1.0 and grown < 100, f"{spent:.2f} s of CPU, +{grown:.0f} MB"
+
+
+def test_a_20_megapixel_photo_is_decoded_at_a_quarter_scale(
+        nine: npt.NDArray[np.uint8]) -> None:
+    # 5184x3888: its shorter side is under 4 x 1024, its longer over; 1/4 still covers 1024.
+    data = encode(photo(nine, 5184, 3888), "JPEG", quality=85)
+    frame = imaging.to_input(data, max_pixels=LIMIT)[0, 0]
+    reference = imaging.to_input(encode(Image.fromarray(255 - nine), "PNG"), max_pixels=LIMIT)
+    assert np.abs(frame - reference[0, 0]).mean() < 0.05
 
 
 def test_small_multi_scan_and_rle_files_still_decode(nine: npt.NDArray[np.uint8]) -> None:

@@ -74,7 +74,7 @@ def _read(stream: MeteredBytes, header: Header, max_pixels: int,
     with image:
         width, height = image.size
         try:
-            image.draft("L", (WORK_SIDE, WORK_SIDE))  # a JPEG: decoded at 1/2 to 1/8 scale
+            image.draft("L", _draft_box(width, height))  # a JPEG: decoded at 1/2 to 1/8 scale
             decoded = image.size[0] * image.size[1]
             grey = _decode(image) if decoded <= max_pixels else None
         except ImageError:
@@ -88,6 +88,16 @@ def _read(stream: MeteredBytes, header: Header, max_pixels: int,
                                  f"{reduced}, over the limit of {max_pixels:,} "
                                  f"(MAX_IMAGE_PIXELS).")
     return grey
+
+
+def _draft_box(width: int, height: int) -> tuple[int, int]:
+    """Return the box a JPEG's reduced scale must still cover: WORK_SIDE on its longer side.
+
+    Pillow picks the smallest scale whose picture still covers the box on both sides; a
+    square box would keep a 5184x3888 photo at 1/2 (5 megapixels), this one lets it go to 1/4.
+    """
+    longer = max(width, height, 1)
+    return max(1, width * WORK_SIDE // longer), max(1, height * WORK_SIDE // longer)
 
 
 def _decode(image: Image.Image) -> FloatImage:
