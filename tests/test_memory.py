@@ -33,6 +33,13 @@ def test_only_a_batch_over_the_threshold_leaves_a_release_due(calls: list[str]) 
     assert memory.pending()
 
 
+def test_only_a_json_body_over_1_mib_leaves_a_release_due(calls: list[str]) -> None:
+    memory.after_body(memory.LARGE_BODY)
+    assert not memory.pending()
+    memory.after_body(memory.LARGE_BODY + 1)
+    assert memory.pending()
+
+
 def test_release_hands_the_arena_back_and_clears_the_due_flag(calls: list[str]) -> None:
     memory.after_batch(256)
     memory.release()

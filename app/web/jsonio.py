@@ -17,6 +17,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
 
+from app.web import memory
+
 MIMETYPE = "application/json"
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _NOT_JSON_NUMBERS = (b"NaN", b"Infinity")
@@ -94,7 +96,9 @@ def load_json(req: Request, schema: Schema) -> Any:
                                      and mimetype.endswith("+json")):
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {mimetype or 'none'!r}.")
-    document = parse_json(read_body(req))
+    body = read_body(req)
+    memory.after_body(len(body))
+    document = parse_json(body)
     try:
         return schema.load(document)
     except ValidationError as error:

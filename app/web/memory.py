@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 LARGE_BATCH = 64  # images; a larger batch leaves memory worth giving back
+LARGE_BODY = 1 << 20  # bytes of JSON; parsing a larger body leaves memory worth giving back
 IDLE_S = 0.25  # seconds without a new connection before the worker gives it back
 
 _state: dict[str, object] = {"pending": False, "arena": None}
@@ -36,6 +37,13 @@ _MALLOC_TRIM = _find_malloc_trim()
 def after_batch(images: int) -> None:
     """Note that a batch of this many images ran; a large one leaves memory to give back."""
     if images > LARGE_BATCH:
+        _state["pending"] = True
+
+
+def after_body(size: int) -> None:
+    """Note that a JSON body of size bytes was read to be parsed (valid or not): a large one
+    leaves memory to give back, as a 4 MiB body of small values parses to about 100 MB."""
+    if size > LARGE_BODY:
         _state["pending"] = True
 
 
