@@ -69,7 +69,7 @@ def test_one_page_per_status_with_its_own_code() -> None:
             assert set(body) == {"code", "status", "message"} and body["message"], body
             used.add(path)
     assert used == set(pages), "a page no error_page line uses"
-    assert {400, 413, 414, 494, 502, 504} <= set(codes)
+    assert {400, 413, 414, 429, 494, 502, 504} <= set(codes)
     assert 503 not in codes  # nginx answers none of its own here; the app's passes through
 
 
