@@ -1,14 +1,16 @@
-"""What each hostile picture costs a worker: CPU seconds and peak memory, in a fresh process.
+"""What each hostile picture, and each large real one, costs a worker: CPU and peak memory.
 
-`python -m tests.hostile_costs` builds the red team's files at full size (a few seconds and a
-few hundred MB to build), and for each runs app.inference.imaging.to_input once in a process
-of its own: CPU time (user + system) and the growth of its peak resident memory (VmHWM, reset
-first), with the answer. `--repo DIR` runs another checkout's code (an older commit's, say).
+`python -m tests.hostile_costs` builds the red team's files at full size, and photos and
+drawings at the largest sizes the budget accepts (a minute and about 1 GB to build), and for
+each runs app.inference.imaging.to_input once in a process of its own: CPU time (user +
+system) and the growth of its peak resident memory (VmHWM, reset first), with the answer.
+`--repo DIR` runs another checkout's code (an older commit's, say).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from tests import hostile_pictures as hp
@@ -45,6 +48,42 @@ FULL_SIZE: dict[str, Made] = {
     "JPEG, 4 MB of stray bytes": lambda: hp.padded_jpeg(hp.progressive_jpeg(64, 64),
                                                         junk=4_000_000),
     "WebP, 500,000 chunks": lambda: hp.webp_with_chunks(500_000),
+}
+
+
+def photo(width: int, height: int, mode: str = "RGB", **options: object) -> bytes:
+    """Return a JPEG photo of lit, grainy paper with a dark stroke: compresses as photos do."""
+    rng = np.random.default_rng(5)
+    light = (np.linspace(170, 220, height, dtype=np.float32)[:, None]
+             + np.linspace(0, 20, width, dtype=np.float32)[None, :]).astype(np.uint8)
+    light += rng.integers(0, 12, (height, width), dtype=np.uint8)
+    light[height // 3:2 * height // 3, width // 2 - width // 50:width // 2 + width // 50] = 40
+    grey = Image.fromarray(light)
+    picture = grey if mode == "L" else Image.merge("RGB", (grey, grey, grey.point(
+        lambda level: level * 9 // 10)))
+    return encode(picture, "JPEG", quality=85, **options)
+
+
+def drawing(side: int, fmt: str, **options: object) -> bytes:
+    """Return a side x side drawing: black strokes on a transparent (PNG, WebP) canvas."""
+    alpha = np.zeros((side, side), np.uint8)
+    alpha[side // 4:3 * side // 4, side // 2 - side // 40:side // 2 + side // 40] = 255
+    strokes = Image.new("RGBA", (side, side))
+    strokes.putalpha(Image.fromarray(alpha))
+    return encode(strokes, fmt, **options)
+
+
+ACCEPTED: dict[str, Made] = {
+    "baseline photo 8000x6000 (48 Mpx)": lambda: photo(8000, 6000),
+    "baseline photo 4032x3024 (12 Mpx)": lambda: photo(4032, 3024),
+    "progressive photo 5456x4092 (22 Mpx)": lambda: photo(5456, 4092, progressive=True),
+    "progressive photo 4032x3024 (12 Mpx)": lambda: photo(4032, 3024, progressive=True),
+    "progressive grey 5792x5792, 32 scans": lambda: hp.repeat_scan(
+        hp.progressive_jpeg(5792, 5792), 26),
+    "drawing PNG 2048x2048 RGBA": lambda: drawing(2048, "PNG"),
+    "drawing WebP 2048x2048 lossless": lambda: drawing(2048, "WEBP", lossless=True),
+    "RLE8 BMP 512x512": lambda: hp.rle_bmp(512, 512, hp.rle8(np.asarray(
+        Image.open(io.BytesIO(drawing(512, "PNG"))).getchannel("A")))),
 }
 _CHILD = """
 import json, resource, sys, time
@@ -88,13 +127,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repo", type=Path, default=REPO_ROOT,
                         help="the checkout whose app/ decodes (default: this one)")
     repo = parser.parse_args(argv).repo
-    print(f"{'file':36} {'bytes':>10} {'CPU s':>7} {'peak MB':>8}  answer")
-    for name, make in FULL_SIZE.items():
-        data = make()
-        result = cost(data, repo)
-        answer = str(result["answer"])
-        print(f"{name:36} {len(data):>10,} {result['cpu_s']:7.3f} {result['peak_mb']:+8.1f}  "
-              f"{answer[:60]}{'...' if len(answer) > 60 else ''}", flush=True)
+    for title, files in (("hostile", FULL_SIZE), ("accepted", ACCEPTED)):
+        print(f"{title + ' file':38} {'bytes':>10} {'CPU s':>7} {'peak MB':>8}  answer")
+        for name, make in files.items():
+            data = make()
+            result = cost(data, repo)
+            answer = str(result["answer"])
+            print(f"{name:38} {len(data):>10,} {result['cpu_s']:7.3f} "
+                  f"{result['peak_mb']:+8.1f}  {answer[:56]}{'...' if len(answer) > 56 else ''}",
+                  flush=True)
     return 0
 
 
