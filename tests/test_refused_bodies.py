@@ -1,9 +1,10 @@
-"""A refused body is let go with its request: nothing of it waits for the garbage collector.
+"""A refused body (and a picture) is let go with its request, not at the next collection.
 
-Each test turns the collector off, sends a large body that fails validation, then counts the
-memory blocks Python still holds (sys.getallocatedblocks) and looks for the request among the
-live objects. A reference cycle would keep the parsed body (hundreds of thousands of objects)
-and the request until the next full collection.
+Each test turns the collector off, sends a large body that fails validation (or a picture),
+then counts the memory blocks Python still holds (sys.getallocatedblocks) and looks for the
+request and a picture's stream among the live objects. A reference cycle would keep the parsed
+body (hundreds of thousands of objects), the picture's bytes and the request until the next
+full collection.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import flask
 import orjson
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 from werkzeug.test import TestResponse
 
+from app.inference.budget import MeteredBytes
+from tests import hostile_pictures as hp
+from tests.pictures import encode
+from tests.pictures import png_bomb
 from tests.test_hostile_images import nine
 
 # A parsed body of many small objects: {} costs 3 bytes of JSON and 64 of memory.
@@ -37,6 +43,11 @@ def v2_bad_input() -> dict[str, object]:
                         "data": [{}] * MANY}]}
 
 
+def picture(data: Callable[[], bytes]) -> Send:
+    body = data()
+    return lambda client: client.post("/predict/image", data=body, content_type="image/png")
+
+
 REFUSED: dict[str, tuple[Send, int]] = {
     "batch over MAX_BATCH": (send_json("/predict/batch", {"instances": [{}] * MANY}), 422),
     "batch with one bad value": (send_json("/predict/batch", {"instances": [
@@ -45,6 +56,11 @@ REFUSED: dict[str, tuple[Send, int]] = {
     "v2 with a bad input": (send_json("/v2/models/mnist/infer", v2_bad_input()), 400),
     "picture with a bad query": (lambda client: client.post(
         "/predict/image?return_input=maybe", data=nine(), content_type="image/png"), 422),
+    "picture answered": (picture(nine), 200),
+    "picture cut short": (picture(lambda: nine()[:200]), 400),
+    "picture without ink": (picture(lambda: encode(Image.new("L", (99, 99)), "PNG")), 422),
+    "picture over its budget": (picture(lambda: png_bomb(5000, 4000)), 413),
+    "picture of 5,000 chunks": (picture(lambda: hp.png_with_chunks(nine(), 5000)), 422),
 }
 
 
@@ -70,5 +86,6 @@ def test_a_refused_body_is_freed_without_the_collector(client: FlaskClient, no_c
     del response
     held = sys.getallocatedblocks() - before
     assert held < 5_000, f"{held:,} blocks held after the request: a reference cycle"
-    requests = [thing for thing in gc.get_objects() if isinstance(thing, flask.Request)]
-    assert not requests, "the request outlived its answer: a reference cycle holds it"
+    left = [thing for thing in gc.get_objects() if isinstance(thing, (flask.Request,
+                                                                     MeteredBytes))]
+    assert not left, f"{left} outlived the answer: a reference cycle holds it"

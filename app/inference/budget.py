@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import time
+import weakref
 
 from PIL import Image
 
@@ -45,12 +46,14 @@ class MeteredBytes(io.BytesIO):
     def start(self, cpu_seconds: float) -> None:
         """Meter every read from now on: none after cpu_seconds more of this thread's time."""
         deadline = time.thread_time() + cpu_seconds
-        read = super().read
+        # Weakly: the stream holding a function that holds the stream would be a reference
+        # cycle, keeping the picture's bytes until the garbage collector next runs.
+        stream = weakref.ref(self)
 
         def metered(size: int | None = -1, /) -> bytes:
             if time.thread_time() > deadline:
                 raise Overtime
-            return read(size)
+            return io.BytesIO.read(stream(), size)  # type: ignore[arg-type]
 
         self.read = metered  # type: ignore[method-assign]
 
