@@ -2,7 +2,7 @@
 
 Two clients loop the costliest pictures for ATTACK_S (the red team's 2 MB file of repeated
 scans, refused from its header, and the largest progressive JPEG the budget still decodes,
-about 0.4 s of a worker each) while /livez is probed; then the same straight to Gunicorn.
+0.3 to 0.4 s of a worker each) while /livez is probed; then the same straight to Gunicorn.
 """
 
 from __future__ import annotations
