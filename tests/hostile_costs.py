@@ -48,6 +48,13 @@ FULL_SIZE: dict[str, Made] = {
     "JPEG, 4 MB of stray bytes": lambda: hp.padded_jpeg(hp.progressive_jpeg(64, 64),
                                                         junk=4_000_000),
     "WebP, 500,000 chunks": lambda: hp.webp_with_chunks(500_000),
+    "GIF, 4 MB of stray bytes": lambda: hp.gif_with_stray_bytes(_TINY_GIF(), 4_000_000),
+    "JPEG, 60 x 1,000 quantization tables": lambda: hp.jpeg_with_segment(
+        hp.progressive_jpeg(64, 64), 0xDB, hp.quantization_tables(1000), 60),
+    "JPEG, 60 x 5,000 Photoshop resources": lambda: hp.jpeg_with_segment(
+        hp.progressive_jpeg(64, 64), 0xED, hp.photoshop_resources(5000), 60),
+    "JPEG, multi-picture index of 5,000": lambda: hp.jpeg_with_segment(
+        hp.progressive_jpeg(64, 64), 0xE2, b"MPF\0" + hp.exif_block(5000)),
 }
 
 

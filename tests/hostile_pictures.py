@@ -136,6 +136,12 @@ def webp_with_chunks(count: int, kind: bytes = b"XYZW") -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+def gif_with_stray_bytes(gif: bytes, count: int) -> bytes:
+    """Put count stray bytes (Pillow skips them one at a time) before the first image."""
+    palette = 3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0
+    return gif[:13 + palette] + b"\x00" * count + gif[13 + palette:]
+
+
 def webp_canvas(width: int, height: int) -> bytes:
     """Return the extended WebP above whose header claims a canvas of width x height."""
     data = bytearray(webp_with_chunks(0))
@@ -157,10 +163,25 @@ def exif_block(entries: int) -> bytes:
     return b"II*\x00" + struct.pack("<IH", 8, entries) + directory + b"\x00" * 4
 
 
+def jpeg_with_segment(jpeg: bytes, marker: int, body: bytes, count: int = 1) -> bytes:
+    """Put count segments of this marker and body (at most 64 KB) right after the SOI marker."""
+    segment = bytes((0xFF, marker)) + struct.pack(">H", len(body) + 2) + body
+    return jpeg[:2] + segment * count + jpeg[2:]
+
+
 def jpeg_with_exif(jpeg: bytes, exif: bytes) -> bytes:
     """Put an APP1 EXIF segment (at most 64 KB) right after the SOI marker."""
-    body = b"Exif\x00\x00" + exif
-    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+    return jpeg_with_segment(jpeg, 0xE1, b"Exif\x00\x00" + exif)
+
+
+def quantization_tables(count: int) -> bytes:
+    """Return the body of a DQT segment of count 8-bit tables (Pillow reads each in Python)."""
+    return (b"\x00" + bytes(range(1, 65))) * count
+
+
+def photoshop_resources(count: int) -> bytes:
+    """Return the body of an APP13 segment of count empty Photoshop image resources."""
+    return b"Photoshop 3.0\x00" + (b"8BIM\x04\x04\x00\x00" + b"\x00" * 4) * count
 
 
 def with_frame_marker(jpeg: bytes, marker: int) -> bytes:

@@ -107,12 +107,14 @@ def test_png_chunk_floods(client: FlaskClient, count: int, kind: bytes, body: by
 
 
 @FEW
-@given(count=around(MAX_BLOCKS // 2), block=st.binary(min_size=1, max_size=255))
-def test_gif_comment_floods(client: FlaskClient, count: int, block: bytes) -> None:
-    status, body = answer(client, hp.gif_with_comments(NINE_GIF, count, block))
-    if 2 * count > MAX_BLOCKS:  # each comment: its block and the empty one that ends it
-        assert refused_for(body, "blocks before the GIF's first image"), body
-    elif 2 * count + 20 < MAX_BLOCKS:  # with the picture's own
+@given(count=around(MAX_BLOCKS // 2), block=st.binary(min_size=1, max_size=255),
+       stray=st.integers(0, 100))
+def test_gif_comment_floods(client: FlaskClient, count: int, block: bytes, stray: int) -> None:
+    gif = hp.gif_with_stray_bytes(hp.gif_with_comments(NINE_GIF, count, block), stray)
+    status, body = answer(client, gif)
+    if 2 * count + stray > MAX_BLOCKS:  # a comment: its block and the empty one that ends it
+        assert refused_for(body, "blocks and stray bytes before the GIF's first image"), body
+    elif 2 * count + stray + 20 < MAX_BLOCKS:  # with the picture's own
         assert status == 200, body
 
 
@@ -123,6 +125,22 @@ def test_jpeg_segments_and_stray_bytes(client: FlaskClient, segments: int, junk:
     if segments + junk > MAX_BLOCKS:
         assert refused_for(body, "segments and stray bytes"), body
     elif segments + junk + 40 < MAX_BLOCKS:  # with the picture's own
+        assert status == 200, body
+
+
+@FEW
+@given(segments=st.integers(3040, 3120),
+       inside=st.sampled_from([(0xDB, hp.quantization_tables), (0xED, hp.photoshop_resources)]),
+       items=st.integers(0, 60) | st.integers(990, 1008))  # 1008 tables fill 64 KB
+def test_jpeg_tables_and_resources_count_as_segments(
+        client: FlaskClient, segments: int, inside: tuple[int, Callable[[int], bytes]],
+        items: int) -> None:
+    marker, body_of = inside  # one segment of `items` tables or resources, each read in Python
+    jpeg = hp.jpeg_with_segment(hp.padded_jpeg(NINE_JPEG, segments), marker, body_of(items))
+    status, body = answer(client, jpeg)
+    if segments + items > MAX_BLOCKS:
+        assert refused_for(body, "segments and stray bytes"), body
+    elif segments + items + 40 < MAX_BLOCKS:  # with the picture's own
         assert status == 200, body
 
 

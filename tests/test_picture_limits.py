@@ -31,6 +31,7 @@ URL = "/predict/image"
 LIMIT = 4 * 1024 * 1024
 TINY_PNG = encode(Image.new("L", (64, 64)), "PNG")
 TINY_GIF = encode(Image.new("L", (64, 64)), "GIF")
+TINY_JPEG = encode(Image.new("L", (64, 64)), "JPEG")
 SCANS, BLOCKS = "over 32 scans in the JPEG", "over 4,096"
 
 # name: (the file, its status, a fragment of the message naming the limit).
@@ -67,7 +68,18 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], int, str]] = {
         lambda: hp.jpeg_with_exif(hp.progressive_jpeg(64, 64), hp.exif_block(5000)), 422,
         "over 256 entries in its EXIF block's first directory"),
     "GIF, 800,000 comments": (lambda: hp.gif_with_comments(TINY_GIF, 800_000), 422,
-                              f"{BLOCKS} blocks before the GIF's first image"),
+                              f"{BLOCKS} blocks and stray bytes before the GIF's first image"),
+    "GIF, 4 MB of stray bytes": (lambda: hp.gif_with_stray_bytes(TINY_GIF, 4_000_000), 422,
+                                 f"{BLOCKS} blocks and stray bytes before the GIF's first"),
+    "JPEG, 60 segments of 1,000 quantization tables": (
+        lambda: hp.jpeg_with_segment(TINY_JPEG, 0xDB, hp.quantization_tables(1000), 60), 422,
+        f"{BLOCKS} segments and stray bytes in the JPEG (a quantization table"),
+    "JPEG, 60 segments of 5,000 Photoshop resources": (
+        lambda: hp.jpeg_with_segment(TINY_JPEG, 0xED, hp.photoshop_resources(5000), 60), 422,
+        f"{BLOCKS} segments and stray bytes in the JPEG"),
+    "JPEG, a multi-picture index of 5,000 entries": (
+        lambda: hp.jpeg_with_segment(TINY_JPEG, 0xE2, b"MPF\0" + hp.exif_block(5000)), 422,
+        "over 256 entries in its multi-picture index (MPF)"),
     "GIF, first frame at 30000,30000": (lambda: hp.gif_frame_at(TINY_GIF, 30000, 30000), 413,
                                         "30064x30064 = 903,844,096 pixels"),
     "JPEG, 1,000,000 comment segments": (

@@ -50,15 +50,14 @@ def read_grey(data: bytes, *, max_pixels: int, cpu_seconds: float | None = None)
             # warning, and the pixel checks above still hold.)
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _read(MeteredBytes(data), header, max_pixels, cpu_seconds)
+            return _read(MeteredBytes(data, cpu_seconds), header, max_pixels)
     except Overtime:
         raise ImageTooLargeError(f"Decoding the {header.kind} image was stopped after "
                                  f"{cpu_seconds:g} s of CPU time, the limit for a "
                                  f"picture.") from None
 
 
-def _read(stream: MeteredBytes, header: Header, max_pixels: int,
-          cpu_seconds: float) -> FloatImage:
+def _read(stream: MeteredBytes, header: Header, max_pixels: int) -> FloatImage:
     """Open and decode the picture, each failure an ImageError with Pillow's reason."""
     try:
         image = Image.open(stream, formats=(header.kind,))
@@ -70,7 +69,6 @@ def _read(stream: MeteredBytes, header: Header, max_pixels: int,
                                  f"(MAX_IMAGE_PIXELS): {error}") from None
     except Exception as error:  # Pillow raises many types for bad headers (SyntaxError, ...)
         raise BrokenImageError(f"The image's header is broken: {error}.") from None
-    stream.start(cpu_seconds)
     with image:
         width, height = image.size
         try:

@@ -7,6 +7,7 @@ header that is cut short or broken is left for Pillow to refuse with its own rea
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from app.inference.picture_errors import ImageTooLargeError
 from app.inference.picture_errors import NotAnImageError
 
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
+_GIF_BLOCK = re.compile(rb"[!,;]")  # an extension, an image, the trailer
 # How each format's files start: a file that starts as one but fails is broken, not foreign.
 SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF",
               b"GIF89a": "GIF", b"BM": "BMP", b"RIFF": "WEBP"}
@@ -70,19 +72,26 @@ def _iTXt_compressed(data: bytes, body: int) -> bool:
 
 
 def read_gif(data: bytes) -> Header:
-    """Count the blocks before the first image; its size grows the screen's, as in Pillow."""
+    """Count the blocks (and stray bytes) before the first image; its size grows the
+    screen's, as in Pillow."""
     if len(data) < 13:
         return Header("GIF", 0, 0)
     width, height, flags = struct.unpack_from("<HHB", data, 6)
     at, blocks = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0), 0
-    while at < len(data) and data[at] == 0x21:  # an extension: label, sub-blocks, empty one
-        at += 2
-        while at < len(data):
-            blocks += 1
-            count(blocks, MAX_BLOCKS, "blocks before the GIF's first image")
-            at, size = at + 1 + data[at], data[at]
-            if size == 0:
-                break
+    while at < len(data) and data[at] not in b",;":
+        if data[at] == 0x21:  # an extension: label, sub-blocks, an empty one
+            at += 2
+            while at < len(data):
+                blocks += 1
+                count(blocks, MAX_BLOCKS, "blocks and stray bytes before the GIF's first image")
+                at, size = at + 1 + data[at], data[at]
+                if size == 0:
+                    break
+        else:  # Pillow skips any other byte, one at a time
+            found = _GIF_BLOCK.search(data, at, at + MAX_BLOCKS + 1)
+            end = found.start() if found else min(len(data), at + MAX_BLOCKS + 1)
+            blocks, at = blocks + end - at, end
+            count(blocks, MAX_BLOCKS, "blocks and stray bytes before the GIF's first image")
     if data[at:at + 1] == b"," and at + 9 <= len(data):  # the first image's descriptor
         left, top, frame_width, frame_height = struct.unpack_from("<HHHH", data, at + 1)
         width, height = max(width, left + frame_width), max(height, top + frame_height)

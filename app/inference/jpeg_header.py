@@ -19,6 +19,8 @@ _WITHOUT_LENGTH = frozenset({0x01, 0xD8, *range(0xD0, 0xD8)})  # TEM, SOI, RSTn
 # A scan's entropy-coded data ends at the first 0xFF followed by neither 0x00 (a stuffed
 # 0xFF), RSTn nor 0xFF (fill).
 _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_PIECES = ("segments and stray bytes in the JPEG (a quantization table or a Photoshop resource "
+           "counts as a segment)")
 
 
 def read_jpeg(data: bytes) -> Header:
@@ -28,8 +30,9 @@ def read_jpeg(data: bytes) -> Header:
     whole-image buffer of 16-bit coefficients, one per sample at full size, whatever the
     scale of the output: `held` counts those samples.
 
-    :raises ImageTooComplexError: over MAX_SCANS scans, or over MAX_BLOCKS segments and stray
-        bytes (Pillow reads the header a byte at a time in Python).
+    :raises ImageTooComplexError: over MAX_SCANS scans, over MAX_BLOCKS segments and stray
+        bytes (Pillow reads the header a byte at a time in Python), or an EXIF block or
+        multi-picture index (MPF) over MAX_EXIF_ENTRIES entries.
     :raises NotAnImageError: for the lossless and hierarchical processes.
     """
     at, blocks, scans, first_scan = 2, 0, 0, 0
@@ -40,7 +43,7 @@ def read_jpeg(data: bytes) -> Header:
             found = data.find(b"\xff", at + 1)
             skipped = (found if found > 0 else len(data)) - at
             blocks, at = blocks + skipped, at + skipped
-            count(blocks, MAX_BLOCKS, "segments and stray bytes in the JPEG")
+            count(blocks, MAX_BLOCKS, _PIECES)
             continue
         marker = data[at + 1]
         if marker == 0xD9:  # EOI: what follows belongs to another image (MPO) or nothing
@@ -50,14 +53,16 @@ def read_jpeg(data: bytes) -> Header:
             continue
         length = int.from_bytes(data[at + 2:at + 4], "big")
         end = at + 2 + max(length, 2)
-        blocks += 1
-        count(blocks, MAX_BLOCKS, "segments and stray bytes in the JPEG")
+        blocks += 1 + _items(data, marker, at + 4, end)
+        count(blocks, MAX_BLOCKS, _PIECES)
         if frame is None and (marker in _SEQUENTIAL or marker in _PROGRESSIVE
                               or marker in _REFUSED):
             frame = marker, data[at + 4:end]
         elif marker == 0xE1 and not exif and data.startswith(b"Exif\0\0", at + 4):
             exif = memoryview(data)[at + 10:end]  # Pillow reads the first EXIF block only
             check_exif(exif)
+        elif marker == 0xE2 and data.startswith(b"MPF\0", at + 4):
+            check_exif(memoryview(data)[at + 8:end], "its multi-picture index (MPF)")
         elif marker == 0xDA:
             scans += 1
             count(scans, MAX_SCANS, "scans in the JPEG")
@@ -68,6 +73,16 @@ def read_jpeg(data: bytes) -> Header:
             end = scan_end.start() if scan_end else len(data)
         at = end
     return _frame_header(frame, first_scan)
+
+
+def _items(data: bytes, marker: int, start: int, end: int) -> int:
+    """Count what Pillow reads one by one in Python inside a segment: quantization tables
+    (65 or 129 bytes each) and Photoshop's image resources (each starts "8BIM")."""
+    if marker == 0xDB:
+        return (end - start) // 65
+    if marker == 0xED and data.startswith(b"Photoshop 3.0\0", start):
+        return data.count(b"8BIM", start, end)
+    return 0
 
 
 def _single_scan(frame: tuple[int, bytes] | None, first_scan: int) -> bool:

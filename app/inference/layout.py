@@ -50,8 +50,11 @@ def count(number: int, limit: int, what: str) -> None:
                                    f"far fewer, and each costs time to read.")
 
 
-def check_exif(block: bytes | memoryview) -> None:
+def check_exif(block: bytes | memoryview,
+               what: str = "its EXIF block's first directory") -> None:
     """Refuse an EXIF block (a TIFF header and directories) whose first directory is too long.
+
+    what: what the block is, for the message (a JPEG's multi-picture index is one too).
 
     :raises ImageTooComplexError: over MAX_EXIF_ENTRIES entries.
     """
@@ -60,4 +63,4 @@ def check_exif(block: bytes | memoryview) -> None:
         return  # not EXIF that Pillow can read: it skips it
     start = int.from_bytes(block[4:8], order)
     entries = int.from_bytes(block[start:start + 2], order)
-    count(entries, MAX_EXIF_ENTRIES, "entries in its EXIF block's first directory")
+    count(entries, MAX_EXIF_ENTRIES, f"entries in {what}")
