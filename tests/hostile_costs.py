@@ -53,6 +53,10 @@ FULL_SIZE: dict[str, Made] = {
         hp.progressive_jpeg(64, 64), 0xDB, hp.quantization_tables(1000), 60),
     "JPEG, 60 x 5,000 Photoshop resources": lambda: hp.jpeg_with_segment(
         hp.progressive_jpeg(64, 64), 0xED, hp.photoshop_resources(5000), 60),
+    "JPEG, 60 x 21,000 frame components": lambda: hp.jpeg_with_segment(
+        hp.progressive_jpeg(64, 64), 0xC0, hp.frame_components(21_000), 60),
+    "JPEG, 60 JPG0 markers of 65,000 bytes": lambda: hp.jpeg_with_segment(
+        hp.progressive_jpeg(64, 64), 0xF0, b"\x01" * 65_000, 60),
     "JPEG, multi-picture index of 5,000": lambda: hp.jpeg_with_segment(
         hp.progressive_jpeg(64, 64), 0xE2, b"MPF\0" + hp.exif_block(5000)),
 }

@@ -179,6 +179,11 @@ def quantization_tables(count: int) -> bytes:
     return (b"\x00" + bytes(range(1, 65))) * count
 
 
+def frame_components(count: int) -> bytes:
+    """Return the body of a 64x64 grey frame header (SOF0) followed by count more components."""
+    return b"\x08\x00\x40\x00\x40\x01" + b"\x01\x11\x00" * (1 + count)
+
+
 def photoshop_resources(count: int) -> bytes:
     """Return the body of an APP13 segment of count empty Photoshop image resources."""
     return b"Photoshop 3.0\x00" + (b"8BIM\x04\x04\x00\x00" + b"\x00" * 4) * count

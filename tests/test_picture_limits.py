@@ -73,9 +73,16 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], int, str]] = {
                                  f"{BLOCKS} blocks and stray bytes before the GIF's first"),
     "JPEG, 60 segments of 1,000 quantization tables": (
         lambda: hp.jpeg_with_segment(TINY_JPEG, 0xDB, hp.quantization_tables(1000), 60), 422,
-        f"{BLOCKS} segments and stray bytes in the JPEG (a quantization table"),
+        f"{BLOCKS} segments and stray bytes in the JPEG (a frame header's component, a "
+        "quantization table"),
     "JPEG, 60 segments of 5,000 Photoshop resources": (
         lambda: hp.jpeg_with_segment(TINY_JPEG, 0xED, hp.photoshop_resources(5000), 60), 422,
+        f"{BLOCKS} segments and stray bytes in the JPEG"),
+    "JPEG, 60 frame headers of 21,000 components": (
+        lambda: hp.jpeg_with_segment(TINY_JPEG, 0xC0, hp.frame_components(21_000), 60), 422,
+        f"{BLOCKS} segments and stray bytes in the JPEG (a frame header's component"),
+    "JPEG, 60 JPG0 markers before 65,000 stray bytes each": (
+        lambda: hp.jpeg_with_segment(TINY_JPEG, 0xF0, b"\x01" * 65_000, 60), 422,
         f"{BLOCKS} segments and stray bytes in the JPEG"),
     "JPEG, a multi-picture index of 5,000 entries": (
         lambda: hp.jpeg_with_segment(TINY_JPEG, 0xE2, b"MPF\0" + hp.exif_block(5000)), 422,

@@ -15,12 +15,16 @@ _SEQUENTIAL = frozenset({0xC0, 0xC1, 0xC9})  # baseline, extended, arithmetic-co
 _PROGRESSIVE = frozenset({0xC2, 0xCA})  # Huffman- or arithmetic-coded
 _REFUSED = {0xC3: "lossless", 0xCB: "lossless", **dict.fromkeys(
     (0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF), "hierarchical")}
-_WITHOUT_LENGTH = frozenset({0x01, 0xD8, *range(0xD0, 0xD8)})  # TEM, SOI, RSTn
+# TEM, SOI, RSTn; and JPG, JPGn, whose length Pillow does not read: it skips what follows a
+# byte at a time, so the walk counts it as stray bytes (libjpeg refuses these markers).
+_WITHOUT_LENGTH = frozenset({0x01, 0xD8, *range(0xD0, 0xD8), 0xC8, *range(0xF0, 0xFE)})
+# Every marker Pillow reads as a frame header, one component (3 bytes) at a time.
+_FRAMES = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC} | {0xDE})
 # A scan's entropy-coded data ends at the first 0xFF followed by neither 0x00 (a stuffed
 # 0xFF), RSTn nor 0xFF (fill).
 _END_OF_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-_PIECES = ("segments and stray bytes in the JPEG (a quantization table or a Photoshop resource "
-           "counts as a segment)")
+_PIECES = ("segments and stray bytes in the JPEG (a frame header's component, a quantization "
+           "table or a Photoshop resource counts as a segment)")
 
 
 def read_jpeg(data: bytes) -> Header:
@@ -76,8 +80,11 @@ def read_jpeg(data: bytes) -> Header:
 
 
 def _items(data: bytes, marker: int, start: int, end: int) -> int:
-    """Count what Pillow reads one by one in Python inside a segment: quantization tables
-    (65 or 129 bytes each) and Photoshop's image resources (each starts "8BIM")."""
+    """Count what Pillow reads one by one in Python inside a segment: a frame header's
+    components (3 bytes each), quantization tables (65 or 129 bytes) and Photoshop's image
+    resources (each starts "8BIM")."""
+    if marker in _FRAMES:
+        return max(0, end - start - 6) // 3
     if marker == 0xDB:
         return (end - start) // 65
     if marker == 0xED and data.startswith(b"Photoshop 3.0\0", start):
