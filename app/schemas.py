@@ -81,6 +81,24 @@ class ModelSchema(Schema):
     sha256 = fields.String(required=True)
 
 
+class RefusalSchema(Schema):
+    """The last model file the master refused on a reload, and why."""
+
+    time = fields.String(metadata={"description": "When (UTC, ISO 8601)."})
+    path = fields.String()
+    sha256 = fields.String(allow_none=True, metadata={"description": "null if unreadable."})
+    reason = fields.String()
+
+
+class ReloadsSchema(Schema):
+    """Reloads (HUP) the Gunicorn master ran since it started, by outcome."""
+
+    accepted = fields.Integer(metadata={"description": "A new model file, checked and served."})
+    unchanged = fields.Integer(metadata={"description": "The same bytes as the served model."})
+    refused = fields.Integer(metadata={"description": "Refused: the last good model kept."})
+    last_refusal = fields.Nested(RefusalSchema, allow_none=True)
+
+
 class ModelDetailSchema(ModelSchema):
     """Answer of GET /model: the model card's figures and this worker's session."""
 
@@ -93,6 +111,12 @@ class ModelDetailSchema(ModelSchema):
     onnxruntime_version = fields.String()
     metadata = fields.Dict(keys=fields.String(), values=fields.String(),
                            metadata={"description": "The ONNX file's metadata_props."})
+    loaded_from = fields.String(metadata={
+        "description": "The file this worker read: `path`, or under Gunicorn the master's "
+                       "checked copy of it."})
+    reloads = fields.Nested(ReloadsSchema, allow_none=True, metadata={
+        "description": "What the master did with the model file on HUP (null without "
+                       "Gunicorn)."})
 
 
 class HealthSchema(Schema):

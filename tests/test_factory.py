@@ -85,3 +85,15 @@ def test_broken_model_fails_start(kind: str, tmp_path: Path) -> None:
     path = _model_variants(tmp_path)[kind]
     with pytest.raises(ModelLoadError, match=str(path)):
         create_app({"MODEL_PATH": str(path)})
+
+
+def test_a_worker_loads_the_masters_checked_copy(tmp_path: Path) -> None:
+    # Under Gunicorn MODEL_PATH may hold anything by the time a worker boots: the worker reads
+    # the copy the master checked.
+    copy = tmp_path / "checked.onnx"
+    copy.write_bytes(MODEL_PATH.read_bytes())
+    gone = tmp_path / "replaced-by-a-bad-file.onnx"
+    gone.write_bytes(b"half a model")
+    app = create_app({"MODEL_PATH": str(gone), "MODEL_SNAPSHOT": str(copy)})
+    info = app.extensions[KEY].info
+    assert (info.path, info.loaded_from) == (str(gone), str(copy))

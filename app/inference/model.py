@@ -38,7 +38,7 @@ class Prediction:
 class ModelInfo:
     """What the service knows about the loaded model file and session."""
 
-    path: str
+    path: str  # the model file the service is configured with (MODEL_PATH)
     sha256: str
     size_bytes: int
     name: str
@@ -48,6 +48,7 @@ class ModelInfo:
     threads: int
     pid: int
     load_ms: float = 0.0
+    loaded_from: str = ""  # the file read: MODEL_PATH, or the master's checked copy of it
     onnxruntime_version: str = ort.__version__
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -61,18 +62,28 @@ class DigitClassifier:
         self._warmup = np.zeros((1, *INPUT_SHAPE), dtype=np.float32)
 
     @classmethod
-    def load(cls, path: Path, *, threads: int) -> DigitClassifier:
-        """Open the model, check its interface and run one warm-up batch.
+    def load(cls, path: Path, *, threads: int, source: Path | None = None) -> DigitClassifier:
+        """Open the model (read from source, if given), check its interface, warm it up.
 
         :raises ModelLoadError: if the file is missing, empty, corrupt or not a digit model.
         """
         started = time.perf_counter()
-        content = _read_model_bytes(path)
+        model = cls.from_bytes(read_model_file(source or path), path=path, threads=threads)
+        model.info = replace(model.info, loaded_from=str(source or path),
+                             load_ms=round((time.perf_counter() - started) * 1000, 1))
+        return model
+
+    @classmethod
+    def from_bytes(cls, content: bytes, *, path: Path, threads: int) -> DigitClassifier:
+        """Make a session from a model file's bytes, check its interface, warm it up.
+
+        :raises ModelLoadError: if the bytes are not a digit model; the message names path.
+        """
         try:
             session = ort.InferenceSession(content, _session_options(threads),
                                            providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"cannot load model {path}: {exc}") from exc
+            raise ModelLoadError(f"cannot load model {path}: {one_line(exc)}") from exc
         input_name, output_name = _check_interface(session, path)
         meta = session.get_modelmeta().custom_metadata_map
         model = cls(session, ModelInfo(
@@ -91,8 +102,7 @@ class DigitClassifier:
             model.check()
         except ModelUnavailableError as exc:
             raise ModelLoadError(f"model {path} failed its warm-up inference: "
-                                 f"{exc.detail or exc.message}") from exc
-        model.info = replace(model.info, load_ms=round((time.perf_counter() - started) * 1000, 1))
+                                 f"{one_line(exc.detail or exc.message)}") from exc
         return model
 
     def predict(self, batch: npt.NDArray[np.float32]) -> list[Prediction]:
@@ -135,15 +145,33 @@ class DigitClassifier:
         return result
 
 
-def _read_model_bytes(path: Path) -> bytes:
-    """Read the whole model file; a missing or empty file is a ModelLoadError."""
+def one_line(text: object) -> str:
+    """Squeeze a message (onnxruntime's span several lines) into one line."""
+    return " ".join(str(text).split())
+
+
+def read_model_file(path: Path) -> bytes:
+    """Read a whole model file, refusing one that is missing, empty or changing as it is read.
+
+    :raises ModelLoadError: naming the file and the problem.
+    """
     try:
+        before = os.stat(path)
         content = path.read_bytes()
+        after = os.stat(path)
     except OSError as exc:
         raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from exc
     if not content:
         raise ModelLoadError(f"model file {path} is empty")
+    if (_identity(before) != _identity(after)) or len(content) != after.st_size:
+        raise ModelLoadError(f"model file {path} changed while it was read (still being "
+                             f"copied?): write it beside the target, then rename it into place")
     return content
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """Return what changes when a file is rewritten or replaced: inode, device, size, mtime."""
+    return stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns
 
 
 def _shrink_arena_options() -> ort.RunOptions:
@@ -181,14 +209,20 @@ def _check_interface(session: ort.InferenceSession, path: Path) -> tuple[str, st
 
 
 def init_app(app: Flask) -> None:
-    """Load the model for this worker process; a bad model stops start-up."""
-    model = DigitClassifier.load(Path(app.config["MODEL_PATH"]), threads=app.config["ORT_THREADS"])
+    """Load the model for this worker process; a bad model stops start-up.
+
+    Under Gunicorn the worker reads MODEL_SNAPSHOT, the copy of MODEL_PATH the master checked,
+    so a file being replaced on disk never reaches a worker unchecked.
+    """
+    snapshot = app.config["MODEL_SNAPSHOT"]
+    model = DigitClassifier.load(Path(app.config["MODEL_PATH"]), threads=app.config["ORT_THREADS"],
+                                 source=Path(snapshot) if snapshot else None)
     app.extensions[KEY] = model
     memory.set_arena_release(model.release_arena)
     info = model.info
     app.logger.info("pid %d loaded model %s %s (sha256 %s) from %s in %.0f ms, %d thread(s)",
-                    info.pid, info.name, info.version, info.sha256[:12], info.path, info.load_ms,
-                    info.threads)
+                    info.pid, info.name, info.version, info.sha256[:12], info.loaded_from,
+                    info.load_ms, info.threads)
 
 
 def get_model() -> DigitClassifier:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from app.inference.model import ModelInfo
+from flask import current_app
+
 from app.inference.model import get_model
 from app.schemas import MessageSchema
 from app.schemas import ModelDetailSchema
@@ -24,6 +26,6 @@ def root() -> dict[str, Any]:
 
 @blp.route("/model")
 @blp.contract(response=ModelDetailSchema())
-def model() -> ModelInfo:
-    """Describe the model this worker loaded: identity, card figures and session."""
-    return get_model().info
+def model() -> dict[str, Any]:
+    """Describe the model this worker loaded: identity, card figures, session and reloads."""
+    return {**asdict(get_model().info), "reloads": current_app.config["MODEL_RELOADS"] or None}

@@ -75,6 +75,10 @@ INFERENCE = Histogram("digitserve_inference_duration_seconds",
                       buckets=_INFERENCE_BUCKETS)
 BATCH_SIZE = Histogram("digitserve_inference_batch_size", "Images per onnxruntime call.",
                        buckets=_BATCH_BUCKETS)
+RELOAD_RESULTS = ("accepted", "unchanged", "refused")
+MODEL_RELOADS = Counter("digitserve_model_reloads_total",
+                        "Model reloads (HUP) by result: accepted, unchanged, or refused (the last "
+                        "good model kept serving). Counted by the Gunicorn master.", ["result"])
 MODEL_INFO = Gauge("digitserve_model_info", "The loaded model (value 1).",
                    ["name", "version", "sha256"], multiprocess_mode="livemax")
 

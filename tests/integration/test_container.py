@@ -118,7 +118,8 @@ def test_only_tmp_is_written(container: Container) -> None:
     lines = probe.stdout.splitlines()
     print(f"\ninside the container: {lines}")
     assert [line for line in lines if line.startswith("writable")] == ["writable /tmp"]
-    # What the server wrote: the control socket and the metrics, all under /tmp; HOME absent.
+    # What the server wrote: the control socket, the metrics and the checked copy of the model
+    # the workers load, all under /tmp; HOME absent.
     tmp = Path(f"/proc/{container.proc.pid}/root/tmp")
     # The master opens its control socket once the workers are up, maybe after /readyz answers.
     deadline = time.monotonic() + 10
@@ -126,7 +127,9 @@ def test_only_tmp_is_written(container: Container) -> None:
         time.sleep(0.05)
     # An interpreter that lives under the host's /tmp is bound there, read-only.
     bound = {Path(path).parts[2] for path in interpreter_paths() if path.startswith("/tmp/")}
-    assert {path.name for path in tmp.iterdir()} - bound == {"gunicorn.ctl", "metrics"}
+    written = {path.name for path in tmp.iterdir()} - bound
+    copies = {name for name in written if name.startswith("digitserve-model-")}
+    assert written - copies == {"gunicorn.ctl", "metrics"} and len(copies) == 1, written
     assert not Path(f"/proc/{container.proc.pid}/root/nonexistent").exists()
     log = container.log_text()
     for trouble in ("telemetry", "Traceback", "Read-only", "ermission denied", "Failed to"):
