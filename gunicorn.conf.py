@@ -20,7 +20,10 @@ import tempfile as _tempfile
 _os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 if "PROMETHEUS_MULTIPROC_DIR" not in _os.environ:
     _os.environ["PROMETHEUS_MULTIPROC_DIR"] = _tempfile.mkdtemp(prefix="digitserve-metrics-")
-_os.makedirs(_os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+try:
+    _os.makedirs(_os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+except OSError:
+    pass  # refused below with the other settings at start; reported (only) on a reload
 
 # Importing the app here, in the master, imports Flask, numpy, onnxruntime and every app module
 # once: the workers share those pages instead of each importing its own copy. The app itself
@@ -77,6 +80,10 @@ access_log_format = _env(
     '%(h)s "%(r)s" %(s)s %(B)s %(M)sms %(p)s "%(a)s" request_id=%({x-request-id}o)s',
 )
 errorlog = _env("GUNICORN_ERRORLOG", "-")
+# Gunicorn's logger whose lines never block or raise: a log pipe nobody reads or a full disk
+# drops lines (counted in digitserve_log_lines_dropped_total); a failed reopen (SIGUSR1)
+# keeps the old file (app/server/serverlog.py).
+logger_class = "app.server.serverlog.Logger"
 loglevel = _env("GUNICORN_LOGLEVEL", "info")
 # GUNICORN_LOG_FORMAT=json: one JSON object a line, for log shippers (errors to stderr, access
 # lines to stdout, their fields as keys). A logging config replaces errorlog and accesslog.

@@ -13,6 +13,7 @@ from app.config import ENV_PREFIX
 from app.config import ConfigError
 from app.config import load_config
 from app.server import metricsdir
+from app.web.metrics import usable
 
 REFUSED = 3  # the exit status of a server that refuses to start (Gunicorn's boot error's)
 
@@ -52,12 +53,12 @@ def bind_ok(raw: str) -> bool:
 
 
 def log_file_ok(raw: str) -> bool:
-    """Check a log target: "-" (the standard stream) or a file Gunicorn can write."""
+    """Check a log target: "-" (the standard stream), or a file (or FIFO, device) to write."""
     if raw == "-":
         return True
     path = os.path.abspath(raw)
     if os.path.exists(path):
-        return os.path.isfile(path) and os.access(path, os.W_OK)
+        return not os.path.isdir(path) and os.access(path, os.W_OK)
     return os.path.isdir(os.path.dirname(path)) and os.access(os.path.dirname(path), os.W_OK)
 
 
@@ -72,7 +73,7 @@ def networks_ok(raw: str) -> bool:
     return True
 
 
-LOG_FILE = "'-' (stdout or stderr) or a file in a writable directory"
+LOG_FILE = "'-' (stdout or stderr), a writable file or a file in a writable directory"
 # Every GUNICORN_* variable gunicorn.conf.py reads: what it accepts, and the test of a value.
 GUNICORN_RULES: dict[str, Rule] = {
     "GUNICORN_BIND": ("HOST:PORT (port 0 to 65535), unix:PATH or fd://FD", bind_ok),
@@ -107,6 +108,10 @@ def problems() -> list[str]:
     lines = [f"Error: {name} is {raw!r}; it must be {accepted}."
              for name, (accepted, ok) in GUNICORN_RULES.items()
              if (raw := os.environ.get(name)) is not None and not ok(raw)]
+    metrics_dir = os.environ.get(metricsdir.ENV)
+    if metrics_dir is not None and not usable(metrics_dir):
+        lines.append(f"Error: {metricsdir.ENV} is {metrics_dir!r}; it must be a directory this "
+                     f"user can write.")
     try:
         load_config(Flask("digitserve-settings"))  # DIGITSERVE_* as each worker will read them
     except ConfigError as error:

@@ -66,12 +66,13 @@ def on_reload(server: Any) -> None:
 
 
 def pre_fork(server: Any, worker: Any) -> None:
-    """Make sure the checked model copy is there; freeze the master's objects.
+    """Make sure the checked model copy and the metrics directory are there; freeze.
 
     gc.freeze() keeps the worker's garbage collector from writing to (and so copying) the
     pages of everything the master imported.
     """
     getattr(server, _KEEPER).ensure_snapshot()
+    metricsdir.ensure()
     gc.freeze()
 
 
@@ -88,7 +89,7 @@ def post_worker_init(worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges (in-flight, model info) from the metrics."""
+    """Fold a dead worker's samples into the metrics archive and remove its files."""
     metricsdir.mark_dead(worker.pid)
 
 

@@ -43,10 +43,11 @@ def json_logconfig(loglevel: str, access: bool) -> dict[str, Any]:
                                 "handlers": ["stdout"] if access else ["null"]},
         },
         "formatters": {"json": {"()": json_formatter}},
+        # Lines that cannot be written at once are dropped, never waited for (serverlog.py).
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "json",
+            "stdout": {"()": "app.server.serverlog.lossy_stream_handler", "formatter": "json",
                        "stream": "ext://sys.stdout"},
-            "stderr": {"class": "logging.StreamHandler", "formatter": "json",
+            "stderr": {"()": "app.server.serverlog.lossy_stream_handler", "formatter": "json",
                        "stream": "ext://sys.stderr"},
             "null": {"class": "logging.NullHandler"},
         },

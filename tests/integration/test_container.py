@@ -159,3 +159,29 @@ def test_the_prestop_hook_drains(container: Container) -> None:
         hook.wait(timeout=10)
         container.run_inside('rm -f "$DIGITSERVE_DRAIN_FILE"')
     assert requests.get(f"{container.url}/readyz", timeout=5).status_code == 200
+
+
+def test_a_read_only_metrics_directory_stops_metrics_not_the_server(
+        container: Container) -> None:
+    # As the unprivileged user the directory's mode really binds: no new sample file can be
+    # made, so a new worker cannot record, and the master cannot remove a dead worker's files.
+    master = psutil.Process(container.proc.pid)
+    victim = min(child.pid for child in master.children())
+    assert container.run_inside('chmod 555 "$PROMETHEUS_MULTIPROC_DIR"').returncode == 0
+    try:
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while victim in {child.pid for child in master.children()} or len(
+                master.children()) < 2:
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.05)
+        for body, label in right_digits()[:40]:  # both workers, the new one among them
+            answer = requests.post(f"{container.url}/predict", data=body, timeout=5,
+                                   headers={"Content-Type": "application/json"})
+            assert answer.status_code == 200 and answer.json()["prediction"] == label
+        assert requests.get(f"{container.url}/metrics", timeout=5).status_code == 200
+    finally:
+        container.run_inside('chmod 755 "$PROMETHEUS_MULTIPROC_DIR"')
+    log = container.log_text()
+    assert master.is_running() and "stops recording them and keeps serving" in log, log
+    assert "cannot fold in worker" in log and "Traceback" not in log, log
