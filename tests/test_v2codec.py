@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from typing import Any
 
 import numpy as np
@@ -16,8 +14,6 @@ from app.inference.v2codec import InferenceRequest
 from app.inference.v2codec import RequestedOutput
 from app.inference.v2codec import decode_request
 from app.inference.v2codec import encode_response
-from app.inference.v2framing import BodyTooLargeError
-from app.inference.v2framing import decompress
 from app.inference.v2framing import split_body
 from tests.support import Digits
 
@@ -192,23 +188,6 @@ def test_split_body() -> None:
     header, binary = split_body(b"{}", "2")
     assert header == b"{}" and len(binary) == 0
 
-
-def test_decompress() -> None:
-    body = b'{"inputs": []}'
-    assert decompress(body, None, 100) == body
-    assert decompress(body, "identity", 100) == body
-    assert decompress(gzip.compress(body), "gzip", 100) == body
-    assert decompress(zlib.compress(body), "deflate", 100) == body
-    with pytest.raises(BodyTooLargeError):
-        decompress(gzip.compress(b" " * 101), "gzip", 100)
-    with pytest.raises(RequestError, match="not supported"):
-        decompress(body, "br", 100)
-    with pytest.raises(RequestError, match="not valid gzip"):
-        decompress(body, "gzip", 100)
-    with pytest.raises(RequestError, match="not one complete"):
-        decompress(gzip.compress(body)[:-4], "gzip", 100)
-    with pytest.raises(RequestError, match="not one complete"):
-        decompress(zlib.compress(body) + b"junk", "deflate", 100)
 
 
 def test_encode_json_and_binary_outputs() -> None:

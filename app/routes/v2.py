@@ -9,6 +9,7 @@ from flask import Response
 from flask import current_app
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import UnsupportedMediaType
 
 from app.inference import v2codec
 from app.inference import v2framing
@@ -33,6 +34,7 @@ from app.web.errors import ServiceError
 from app.web.errors import error_headers
 from app.web.errors import error_message
 from app.web.errors import handle_service_error
+from app.web.jsonio import hint
 from app.web.jsonio import parse_json
 from app.web.jsonio import read_body
 from app.web.metrics import InferenceTimer
@@ -43,6 +45,8 @@ blp = Blueprint("v2", __name__, url_prefix="/v2",
 
 EXTENSIONS = ["binary_tensor_data"]
 PLATFORM = "onnxruntime_onnx"
+# What an inference body may be sent as ("": tritonclient sends no Content-Type).
+_BODY_TYPES = frozenset({"application/json", "application/octet-stream", ""})
 _ERROR = V2ErrorSchema()
 _UNKNOWN_MODEL = {404: (_ERROR, "Unknown model name or version.")}
 _INFER_ERRORS = {
@@ -115,9 +119,17 @@ def model_metadata() -> dict[str, Any]:
 
 
 def read_request(req: Request) -> InferenceRequest:
-    """Read an inference request: decode the body, split off binary data, parse, check."""
-    limit = req.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]
-    body = v2framing.decompress(read_body(req), req.headers.get("Content-Encoding"), limit)
+    """Read an inference request: decode the body, split off binary data, parse, check.
+
+    :raises UnsupportedMediaType: (415) for a Content-Type other than JSON or binary data.
+        No Content-Type is taken: tritonclient sends none (browsers always do, or say which
+        site they come from, see read_body).
+    """
+    if req.mimetype not in _BODY_TYPES and not req.mimetype.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be application/json (or "
+                                   f"application/octet-stream with binary data), got "
+                                   f"{req.mimetype!r}{hint(req.mimetype)}.")
+    body = read_body(req)  # decoded (gzip, deflate) and checked
     header, binary = v2framing.split_body(body, req.headers.get(v2framing.HEADER_LENGTH))
     return v2codec.decode_request(parse_json(header), binary,
                                   max_batch=current_app.config["MAX_BATCH"])
