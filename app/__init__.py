@@ -41,7 +41,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     loaded = app.extensions[model.KEY].info
     metrics.set_model_info(loaded.name, loaded.version, loaded.sha256)
-    api = errors.ServiceApi(app)
+    app.config["API_SPEC_OPTIONS"] = {"info": {"description": info.describe(loaded)}}
+    api = errors.ServiceApi(app, spec_kwargs={"extra_plugins": [v2.ModelNamePlugin(loaded.name)]})
     for blueprint in (info.blp, health.blp, predict.blp, image.blp, v2.blp):
         api.register_blueprint(blueprint)
     # Pages and their files, outside the OpenAPI document.

@@ -9,6 +9,10 @@ from typing import Any
 
 from flask import Flask
 
+from app.inference.contract import KINDS
+from app.inference.contract import LAYOUTS
+from app.inference.contract import RANGES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DIGITSERVE"
 
@@ -35,6 +39,19 @@ DEFAULTS: dict[str, Any] = {
     # serves, so a load balancer stops sending before Gunicorn is stopped; "" turns it off.
     # The Kubernetes preStop hook creates it (deploy/kubernetes/deployment.yaml).
     "DRAIN_FILE": "",
+    # Your own model (README, "Serve your own model"); each defaults to the file's metadata
+    # (digitserve.output_name, digitserve.output_kind, digitserve.input_range), then to what
+    # the file shows. The output of 10 scores an image to serve, when there are several:
+    "OUTPUT_NAME": "",
+    # What those scores are: auto (found out), probabilities, logits or log_probabilities.
+    "OUTPUT_KIND": "auto",
+    # The pixel values the model was trained on: auto (0-1), 0-1, 0-255 or mnist (standardised
+    # with MNIST's mean 0.1307 and standard deviation 0.3081). The service converts.
+    "INPUT_RANGE": "auto",
+    # The input's layout when its shape cannot tell: auto, nchw, nhw, flat or nhwc.
+    "INPUT_LAYOUT": "auto",
+    # The model's name under /v2 and in the docs: the file's metadata "name", else its stem.
+    "MODEL_NAME": "",
     # Set by the server (app/server/, through gunicorn.conf.py), not by hand: the private copy
     # of MODEL_PATH the master checked, which workers load instead of the file itself, and the
     # master's record of model reloads. Empty without Gunicorn: the file is loaded directly.
@@ -68,6 +85,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.key} must be {self.accepted}, got {self.value!r}"
+
+
+_CHOICES = {"OUTPUT_KIND": ("auto", *KINDS), "INPUT_RANGE": ("auto", *RANGES),
+            "INPUT_LAYOUT": ("auto", *LAYOUTS)}
 
 
 class ConfigError(ValueError):
@@ -109,6 +130,12 @@ def find_problems(config: Mapping[str, Any]) -> list[Problem]:
     if not isinstance(config["MODEL_SNAPSHOT"], str):
         problems.append(Problem("MODEL_SNAPSHOT", "a file path or empty",
                                 config["MODEL_SNAPSHOT"]))
+    for key, choices in _CHOICES.items():
+        if config[key] not in choices:
+            problems.append(Problem(key, "one of " + ", ".join(choices), config[key]))
+    for key in ("OUTPUT_NAME", "MODEL_NAME"):
+        if not isinstance(config[key], str):
+            problems.append(Problem(key, "a name (text)", config[key]))
     if not isinstance(config["MODEL_RELOADS"], dict):
         problems.append(Problem("MODEL_RELOADS", "a JSON object", config["MODEL_RELOADS"]))
     return problems

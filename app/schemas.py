@@ -99,6 +99,24 @@ class ReloadsSchema(Schema):
     last_refusal = fields.Nested(RefusalSchema, allow_none=True)
 
 
+class ContractSchema(Schema):
+    """How the service feeds and reads this model (README, "Serve your own model")."""
+
+    input = fields.String(metadata={"description": "The model's input tensor."})
+    layout = fields.String(metadata={"description": "nchw (N, 1, 28, 28), nhw (N, 28, 28), "
+                                                    "flat (N, 784) or nhwc (N, 28, 28, 1)."})
+    batch = fields.Integer(allow_none=True, metadata={
+        "description": "The model's fixed batch size (batches are run in slices of it), or "
+                       "null when it takes any."})
+    output = fields.String(metadata={"description": "The output of 10 scores an image served."})
+    output_kind = fields.String(metadata={
+        "description": "probabilities, logits or log_probabilities (answers are always "
+                       "probabilities)."})
+    input_range = fields.String(metadata={
+        "description": "The pixel values the model takes: 0-1, 0-255 or mnist (standardised); "
+                       "the service converts from [0, 1]."})
+
+
 class ModelDetailSchema(ModelSchema):
     """Answer of GET /model: the model card's figures and this worker's session."""
 
@@ -111,6 +129,7 @@ class ModelDetailSchema(ModelSchema):
     onnxruntime_version = fields.String()
     metadata = fields.Dict(keys=fields.String(), values=fields.String(),
                            metadata={"description": "The ONNX file's metadata_props."})
+    contract = fields.Nested(ContractSchema)
     loaded_from = fields.String(metadata={
         "description": "The file this worker read: `path`, or under Gunicorn the master's "
                        "checked copy of it."})

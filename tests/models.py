@@ -8,6 +8,7 @@ from onnx import TensorProto
 from onnx import helper
 from onnx import numpy_helper
 
+from tests import exports
 from tests.support import MODEL_PATH
 
 # Every kind of file a reload must refuse, and the words the refusal's reason contains.
@@ -19,6 +20,8 @@ REFUSED = {
     "scrambled": "known digits right",
     "five_classes": "output must be (N, 10)",
     "text": "protobuf parsing failed",
+    "two_scores": "2 float outputs of 10 scores",
+    "int_input": "is tensor(int64)",
 }
 
 
@@ -94,4 +97,8 @@ def broken(kind: str) -> bytes | None:
         return five_classes()
     if kind == "text":
         return b"this is not an onnx model\n"
+    if kind == "two_scores":  # probabilities and logits, and no setting to say which
+        return exports.export(both_scores=True)
+    if kind == "int_input":
+        return exports.export(int_input=True)
     raise ValueError(kind)

@@ -15,7 +15,7 @@ from tests.pictures import heldout_uint8
 from tests.test_predict import FLAT
 from tests.test_predict import assert_error
 
-V2_INFER = "/v2/models/mnist/infer"
+V2_INFER = "/v2/models/digitserve-mnist-cnn/infer"
 V2_BODY = {"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 1, 28, 28],
                        "data": FLAT}]}
 
@@ -98,7 +98,7 @@ def test_the_api_answers_carry_no_page_headers(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "location"), [
-    ("get", "/v2//models/mnist", "/v2/models/mnist"),
+    ("get", "/v2//models/digitserve-mnist-cnn", "/v2/models/digitserve-mnist-cnn"),
     ("post", "/predict//batch?x=1", "/predict/batch?x=1"),
     ("get", "/demo/static//demo.js", "/demo/static/demo.js"),
 ])

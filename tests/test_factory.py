@@ -10,7 +10,7 @@ from app import create_app
 from app.config import ConfigError
 from app.inference.model import KEY
 from app.web.errors import ModelLoadError
-from tests.support import DATA_DIR
+from tests import models
 from tests.support import MODEL_PATH
 
 
@@ -67,7 +67,7 @@ def _model_variants(tmp_path: Path) -> dict[str, Path]:
         "truncated": real[: len(real) // 2],
         "corrupt": bytes(flipped),
         "text": b"this is not an onnx model\n",
-        "wrong_shape": (DATA_DIR / "wrong_shape.onnx").read_bytes(),
+        "five_classes": models.five_classes(),
     }
     paths = {}
     for kind, content in variants.items():
@@ -80,7 +80,7 @@ def _model_variants(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "truncated", "corrupt", "text",
-                                  "wrong_shape"])
+                                  "five_classes"])
 def test_broken_model_fails_start(kind: str, tmp_path: Path) -> None:
     path = _model_variants(tmp_path)[kind]
     with pytest.raises(ModelLoadError, match=str(path)):

@@ -23,8 +23,10 @@ GOOD_SHA = hashlib.sha256(models.real()).hexdigest()
 @pytest.fixture()
 def keeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModelKeeper:
     """A keeper serving a copy of the real model from tmp_path/model.onnx (env restored after)."""
-    monkeypatch.delenv(SNAPSHOT_ENV, raising=False)
-    monkeypatch.delenv(RELOADS_ENV, raising=False)
+    # Set, so that monkeypatch puts them back as they were: the keeper publishes to both, and
+    # a copy left in DIGITSERVE_MODEL_SNAPSHOT would be what every later create_app loads.
+    monkeypatch.setenv(SNAPSHOT_ENV, "")
+    monkeypatch.setenv(RELOADS_ENV, "{}")
     (tmp_path / "model.onnx").write_bytes(models.real())
     kept = ModelKeeper(tmp_path / "model.onnx", tmp_path / "copies")
     kept.start()

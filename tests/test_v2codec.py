@@ -195,7 +195,8 @@ def test_encode_json_and_binary_outputs() -> None:
     request = InferenceRequest("7", np.zeros((2, 1, 28, 28), np.float32),
                                (RequestedOutput("label", False),
                                 RequestedOutput("probabilities", True)))
-    body, header_length = encode_response(request, probabilities, model_version="1.0.0")
+    body, header_length = encode_response(request, probabilities, model_name="mnist",
+                                          model_version="1.0.0")
     assert header_length is not None
     answer = orjson.loads(body[:header_length])
     assert answer == {"model_name": "mnist", "model_version": "1.0.0", "id": "7", "outputs": [
@@ -205,7 +206,8 @@ def test_encode_json_and_binary_outputs() -> None:
     np.testing.assert_array_equal(np.frombuffer(body[header_length:], "<f4").reshape(2, 10),
                                   probabilities)
     json_only = InferenceRequest(None, request.batch, (RequestedOutput("probabilities", False),))
-    body, header_length = encode_response(json_only, probabilities, model_version="1.0.0")
+    body, header_length = encode_response(json_only, probabilities, model_name="mnist",
+                                          model_version="1.0.0")
     assert header_length is None
     answer = orjson.loads(body)
     assert "id" not in answer

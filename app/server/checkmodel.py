@@ -18,9 +18,16 @@ from typing import Any
 # onnxruntime's telemetry: off, as in the server (before onnxruntime is imported).
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+from flask import Flask  # noqa: E402
+
+from app.config import load_config  # noqa: E402
 from app.inference.check import CheckedModel  # noqa: E402
 from app.inference.check import check_model  # noqa: E402
-from app.inference.model import read_model_file  # noqa: E402
+from app.inference.contract import KINDS  # noqa: E402
+from app.inference.contract import LAYOUTS  # noqa: E402
+from app.inference.contract import RANGES  # noqa: E402
+from app.inference.contract import Options  # noqa: E402
+from app.inference.session import read_model_file  # noqa: E402
 from app.web.errors import ModelLoadError  # noqa: E402
 
 # The card's figures printed, when the file's metadata has them (training/MODEL.md).
@@ -33,7 +40,7 @@ def describe(checked: CheckedModel) -> dict[str, Any]:
     info = checked.info
     return {"ok": True, "path": info.path, "sha256": info.sha256, "size_bytes": info.size_bytes,
             "name": info.name, "version": info.version,
-            "interface": f"{info.input_name} -> {info.output_name}",
+            "contract": ", ".join(f"{key} {value}" for key, value in info.contract.items()),
             "known_digits": f"{checked.known_right} of {checked.known_total} right",
             "card": {key: info.metadata[key] for key in CARD if key in info.metadata}}
 
@@ -53,11 +60,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="an ONNX model file")
     parser.add_argument("--json", action="store_true", help="print one JSON object a file")
+    for option, choices in (("output-kind", KINDS), ("input-range", tuple(RANGES)),
+                            ("input-layout", tuple(LAYOUTS))):
+        parser.add_argument(f"--{option}", choices=("auto", *choices),
+                            help=f"as DIGITSERVE_{option.upper().replace('-', '_')}")
+    parser.add_argument("--output-name", help="as DIGITSERVE_OUTPUT_NAME")
     args = parser.parse_args(argv)
+    options = _options(args)
     status = 0
     for path in args.paths:
         try:
-            found = describe(check_model(read_model_file(path), path))
+            found = describe(check_model(read_model_file(path), path, options=options))
         except ModelLoadError as error:
             status = 1
             if args.json:
@@ -67,6 +80,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         print(json.dumps(found) if args.json else as_text(found))
     return status
+
+
+def _options(args: argparse.Namespace) -> Options:
+    """Read the options as the server would (DIGITSERVE_*), the command line's winning."""
+    settings = Flask("digitserve-check-model")
+    load_config(settings)
+    given = Options.from_config(settings.config)
+    return Options(args.output_name or given.output_name, args.output_kind or given.output_kind,
+                   args.input_range or given.input_range,
+                   args.input_layout or given.input_layout, given.model_name)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from app.inference.check import check_model
+from app.inference.contract import DEFAULT_OPTIONS
+from app.inference.contract import Options
 from app.web.errors import ModelLoadError
 
 TIMEOUT_S = 60.0  # a model this service can serve loads in well under a second
@@ -37,13 +39,14 @@ class Verdict:
     known: str = ""  # "50 of 50"
 
 
-def check_in_child(content: bytes, path: Path, *, timeout_s: float = TIMEOUT_S) -> Verdict:
+def check_in_child(content: bytes, path: Path, *, options: Options = DEFAULT_OPTIONS,
+                   timeout_s: float = TIMEOUT_S) -> Verdict:
     """Fork, check content (the bytes of path) in the child, and return its verdict."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
-        _run_child(content, path, write_end)
+        _run_child(content, path, options, write_end)
     os.close(write_end)
     try:
         raw, finished = _read_all(read_end, time.monotonic() + timeout_s)
@@ -59,14 +62,14 @@ def check_in_child(content: bytes, path: Path, *, timeout_s: float = TIMEOUT_S) 
     return Verdict(**json.loads(raw))
 
 
-def _run_child(content: bytes, path: Path, write_end: int) -> None:
+def _run_child(content: bytes, path: Path, options: Options, write_end: int) -> None:
     """Check the model, write the verdict as JSON, and leave at once (no exit handlers)."""
     try:
         for name in _MASTER_SIGNALS:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
         verdict: dict[str, Any]
         try:
-            checked = check_model(content, path)
+            checked = check_model(content, path, options=options)
             verdict = {"ok": True, "name": checked.info.name, "version": checked.info.version,
                        "known": f"{checked.known_right} of {checked.known_total}"}
         except ModelLoadError as error:

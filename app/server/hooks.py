@@ -15,15 +15,18 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from app.config import load_config
+from app.inference.contract import Options
 from app.server import environment
 from app.server import halting
 from app.server import metricsdir
+from app.server.forkcheck import check_in_child
 from app.server.modelkeeper import ModelKeeper
 from app.web import metrics
 from app.web.errors import ModelLoadError
@@ -50,7 +53,8 @@ def on_starting(server: Any) -> None:
     halting.halt_once(server)
     config = Flask("digitserve-settings")
     load_config(config)  # checked by gunicorn.conf.py already
-    keeper = ModelKeeper(Path(config.config["MODEL_PATH"]), snapshots)
+    keeper = ModelKeeper(Path(config.config["MODEL_PATH"]), snapshots,
+                         partial(check_in_child, options=Options.from_config(config.config)))
     try:
         keeper.start()
     except ModelLoadError as error:

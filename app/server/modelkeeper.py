@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.inference.model import read_model_file
+from app.inference.session import read_model_file
+from app.server import copies
 from app.server.forkcheck import Verdict
 from app.server.forkcheck import check_in_child
 from app.web.errors import ModelLoadError
 
 SNAPSHOT_ENV = "DIGITSERVE_MODEL_SNAPSHOT"
 RELOADS_ENV = "DIGITSERVE_MODEL_RELOADS"
-KEEP = 2  # copies kept: the served one, and the one before it (a worker may still read it)
 
 Check = Callable[[bytes, Path], Verdict]
 log = logging.getLogger("gunicorn.error")
@@ -73,7 +73,11 @@ class ModelKeeper:
         """
         started = time.monotonic()
         content = read_model_file(self.path)
-        verdict = self.check(content, self.path)
+        try:
+            verdict = self.check(content, self.path)
+        except OSError as error:
+            raise ModelLoadError(f"the check of model {self.path} could not run: "
+                                 f"{error}") from error
         if not verdict.ok:
             raise ModelLoadError(verdict.reason)
         try:
@@ -101,7 +105,11 @@ class ModelKeeper:
             log.info("reload: model %s unchanged, still serving %s", self.path,
                      self.served.describe())
             return self._count("unchanged")
-        verdict = self.check(content, self.path)
+        try:
+            verdict = self.check(content, self.path)
+        except OSError as error:  # no fork, no pipe: the master is short of something
+            return self._refuse(f"the check of model {self.path} could not run: {error}",
+                                sha256)
         if not verdict.ok:
             return self._refuse(verdict.reason, sha256)
         before = self.served.describe()
@@ -118,13 +126,10 @@ class ModelKeeper:
     def ensure_snapshot(self) -> None:
         """Rewrite the workers' copy from memory if it has gone or changed (before a fork)."""
         served = self.served
+        if copies.in_place(served.snapshot, served.content):
+            return
         try:
-            if served.snapshot.stat().st_size == len(served.content):
-                return
-        except OSError:
-            pass
-        try:
-            self._write(served.content, served.snapshot)
+            copies.rewrite(served.snapshot, served.content)
             log.warning("model copy %s was missing or changed: rewritten", served.snapshot)
         except OSError as error:
             log.error("model copy %s cannot be rewritten: %s", served.snapshot, error)
@@ -132,10 +137,8 @@ class ModelKeeper:
     def _serve(self, content: bytes, verdict: Verdict) -> None:
         """Write the checked bytes as the workers' copy and point new workers at it."""
         sha256 = hashlib.sha256(content).hexdigest()
-        snapshot = self.directory / f"{sha256}.onnx"
-        self._write(content, snapshot)
+        snapshot = copies.write(self.directory, content, sha256)
         self._served = Served(sha256, content, snapshot, verdict.name, verdict.version)
-        self._forget_old_copies()
         self._publish()
 
     def _refuse(self, reason: str, sha256: str | None) -> str:
@@ -157,22 +160,3 @@ class ModelKeeper:
         """Tell workers forked from now on which copy to load and what reloads did."""
         os.environ[SNAPSHOT_ENV] = str(self.served.snapshot)
         os.environ[RELOADS_ENV] = json.dumps(self.record)
-
-    def _write(self, content: bytes, target: Path) -> None:
-        """Write content to target whole (a temporary name, then a rename), read-only."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        partial.unlink(missing_ok=True)  # left read-only by a write that failed
-        partial.write_bytes(content)
-        partial.chmod(0o400)
-        partial.replace(target)
-
-    def _forget_old_copies(self) -> None:
-        """Remove copies older than the last KEEP (by modification time)."""
-        try:
-            copies = sorted(self.directory.glob("*.onnx"), key=lambda p: p.stat().st_mtime_ns,
-                            reverse=True)
-            for old in copies[KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError as error:  # only tidying: the served copy is in place
-            log.warning("old model copies in %s: %s", self.directory, error)
