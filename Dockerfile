@@ -26,13 +26,17 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # The code and the model, owned by root and read-only for the user that runs them.
 COPY wsgi.py gunicorn.conf.py model.onnx ./
 COPY app/ app/
-RUN python -m compileall -q /app \
+# The model is checked as the server checks it at start (loads, interface, known digits): an
+# image with a bad model fails here, not in a rollout.
+RUN python -m app.server.checkmodel model.onnx \
+    && python -m compileall -q /app \
     && groupadd --system --gid 10001 digitserve \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin digitserve
 
-# Everything the server writes goes under /tmp: mount a small tmpfs there (Kubernetes: an
-# emptyDir with medium Memory) and run with a read-only root filesystem. Gunicorn's worker
+# Everything the server writes goes under /tmp (with the checked copy of the model the workers
+# load): mount a small tmpfs there (Kubernetes: an emptyDir with medium Memory) and run with a
+# read-only root filesystem. Gunicorn's worker
 # heartbeat files are in /dev/shm (gunicorn.conf.py).
 #  - GUNICORN_BIND: listen on every interface of the container.
 #  - GUNICORN_CONTROL_SOCKET: gunicornc's socket; its default is under HOME, which is not there.

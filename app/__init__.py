@@ -16,11 +16,13 @@ from app.routes import image
 from app.routes import info
 from app.routes import predict
 from app.routes import v2
+from app.web import browsers
 from app.web import errors
 from app.web import jsonio
 from app.web import logs
 from app.web import metrics
 from app.web import requestid
+from app.web.application import App
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -29,7 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     :raises ConfigError: if a setting is invalid.
     :raises ModelLoadError: if the model cannot be loaded; the worker must not start.
     """
-    app = Flask(__name__)
+    app = App(__name__)
     load_config(app, test_config)
     logs.init_app(app)
     requestid.init_app(app)
@@ -39,10 +41,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     loaded = app.extensions[model.KEY].info
     metrics.set_model_info(loaded.name, loaded.version, loaded.sha256)
-    api = errors.ServiceApi(app)
+    app.config["API_SPEC_OPTIONS"] = {"info": {"description": info.describe(loaded)}}
+    api = errors.ServiceApi(app, spec_kwargs={"extra_plugins": [v2.ModelNamePlugin(loaded.name)]})
     for blueprint in (info.blp, health.blp, predict.blp, image.blp, v2.blp):
         api.register_blueprint(blueprint)
     # Pages and their files, outside the OpenAPI document.
     app.register_blueprint(demo.blp)
     app.register_blueprint(docs.blp)
+    app.register_blueprint(docs.init)
+    browsers.init_app(app)
     return app

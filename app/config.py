@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+from app.inference.contract import KINDS
+from app.inference.contract import LAYOUTS
+from app.inference.contract import RANGES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "DIGITSERVE"
 
 DEFAULTS: dict[str, Any] = {
     # Where the ONNX model lives; a missing or broken file stops start-up.
@@ -33,6 +39,24 @@ DEFAULTS: dict[str, Any] = {
     # serves, so a load balancer stops sending before Gunicorn is stopped; "" turns it off.
     # The Kubernetes preStop hook creates it (deploy/kubernetes/deployment.yaml).
     "DRAIN_FILE": "",
+    # Your own model (README, "Serve your own model"); each defaults to the file's metadata
+    # (digitserve.output_name, digitserve.output_kind, digitserve.input_range), then to what
+    # the file shows. The output of 10 scores an image to serve, when there are several:
+    "OUTPUT_NAME": "",
+    # What those scores are: auto (found out), probabilities, logits or log_probabilities.
+    "OUTPUT_KIND": "auto",
+    # The pixel values the model was trained on: auto (0-1), 0-1, 0-255 or mnist (standardised
+    # with MNIST's mean 0.1307 and standard deviation 0.3081). The service converts.
+    "INPUT_RANGE": "auto",
+    # The input's layout when its shape cannot tell: auto, nchw, nhw, flat or nhwc.
+    "INPUT_LAYOUT": "auto",
+    # The model's name under /v2 and in the docs: the file's metadata "name", else its stem.
+    "MODEL_NAME": "",
+    # Set by the server (app/server/, through gunicorn.conf.py), not by hand: the private copy
+    # of MODEL_PATH the master checked, which workers load instead of the file itself, and the
+    # master's record of model reloads. Empty without Gunicorn: the file is loaded directly.
+    "MODEL_SNAPSHOT": "",
+    "MODEL_RELOADS": {},
     "API_TITLE": "digitserve",
     "API_VERSION": "1.0.0",
     "OPENAPI_VERSION": "3.0.3",
@@ -51,8 +75,28 @@ _POSITIVE_INTS = {"ORT_THREADS": 64, "MAX_BATCH": 100_000, "MAX_CONTENT_LENGTH":
                   "MAX_IMAGE_PIXELS": 89_478_485}
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One setting whose value is not accepted."""
+
+    key: str
+    accepted: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.key} must be {self.accepted}, got {self.value!r}"
+
+
+_CHOICES = {"OUTPUT_KIND": ("auto", *KINDS), "INPUT_RANGE": ("auto", *RANGES),
+            "INPUT_LAYOUT": ("auto", *LAYOUTS)}
+
+
 class ConfigError(ValueError):
-    """A configuration value is missing or out of range."""
+    """One or more configuration values are missing or out of range."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
 
 
 def load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
@@ -62,23 +106,36 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> Non
     """
     app.config.from_mapping(DEFAULTS)
     # Values are parsed as JSON: DIGITSERVE_ORT_THREADS=2 arrives as the int 2.
-    app.config.from_prefixed_env("DIGITSERVE")
+    app.config.from_prefixed_env(ENV_PREFIX)
     if test_config:
         app.config.update(test_config)
-    _validate(app.config)
+    if problems := find_problems(app.config):
+        raise ConfigError(problems)
 
 
-def _validate(config: Mapping[str, Any]) -> None:
-    """Check every setting the service reads, so a bad value fails start-up, not a request."""
-    for key, upper in _POSITIVE_INTS.items():
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
-            raise ConfigError(f"{key} must be an integer from 1 to {upper}, got {value!r}")
+def find_problems(config: Mapping[str, Any]) -> list[Problem]:
+    """Check every setting the service reads; return those whose value is not accepted."""
+    problems = [Problem(key, f"an integer from 1 to {upper}", config[key])
+                for key, upper in _POSITIVE_INTS.items()
+                if isinstance(config[key], bool) or not isinstance(config[key], int)
+                or not 1 <= config[key] <= upper]
     if not isinstance(config["MODEL_PATH"], str) or not config["MODEL_PATH"]:
-        raise ConfigError(f"MODEL_PATH must be a file path, got {config['MODEL_PATH']!r}")
+        problems.append(Problem("MODEL_PATH", "a file path", config["MODEL_PATH"]))
     drain_file = config["DRAIN_FILE"]
     if not isinstance(drain_file, str) or (drain_file and not Path(drain_file).parent.is_dir()):
-        raise ConfigError(f"DRAIN_FILE must be empty or a path in an existing directory, "
-                          f"got {drain_file!r}")
+        problems.append(Problem("DRAIN_FILE", "empty or a path in an existing directory",
+                                drain_file))
     if str(config["LOG_LEVEL"]).upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ConfigError(f"LOG_LEVEL must be a logging level name, got {config['LOG_LEVEL']!r}")
+        problems.append(Problem("LOG_LEVEL", "a logging level name", config["LOG_LEVEL"]))
+    if not isinstance(config["MODEL_SNAPSHOT"], str):
+        problems.append(Problem("MODEL_SNAPSHOT", "a file path or empty",
+                                config["MODEL_SNAPSHOT"]))
+    for key, choices in _CHOICES.items():
+        if config[key] not in choices:
+            problems.append(Problem(key, "one of " + ", ".join(choices), config[key]))
+    for key in ("OUTPUT_NAME", "MODEL_NAME"):
+        if not isinstance(config[key], str):
+            problems.append(Problem(key, "a name (text)", config[key]))
+    if not isinstance(config["MODEL_RELOADS"], dict):
+        problems.append(Problem("MODEL_RELOADS", "a JSON object", config["MODEL_RELOADS"]))
+    return problems

@@ -106,6 +106,42 @@ class ModelSchema(Schema):
     sha256 = fields.String(required=True)
 
 
+class RefusalSchema(Schema):
+    """The last model file the master refused on a reload, and why."""
+
+    time = fields.String(metadata={"description": "When (UTC, ISO 8601)."})
+    path = fields.String()
+    sha256 = fields.String(allow_none=True, metadata={"description": "null if unreadable."})
+    reason = fields.String()
+
+
+class ReloadsSchema(Schema):
+    """Reloads (HUP) the Gunicorn master ran since it started, by outcome."""
+
+    accepted = fields.Integer(metadata={"description": "A new model file, checked and served."})
+    unchanged = fields.Integer(metadata={"description": "The same bytes as the served model."})
+    refused = fields.Integer(metadata={"description": "Refused: the last good model kept."})
+    last_refusal = fields.Nested(RefusalSchema, allow_none=True)
+
+
+class ContractSchema(Schema):
+    """How the service feeds and reads this model (README, "Serve your own model")."""
+
+    input = fields.String(metadata={"description": "The model's input tensor."})
+    layout = fields.String(metadata={"description": "nchw (N, 1, 28, 28), nhw (N, 28, 28), "
+                                                    "flat (N, 784) or nhwc (N, 28, 28, 1)."})
+    batch = fields.Integer(allow_none=True, metadata={
+        "description": "The model's fixed batch size (batches are run in slices of it), or "
+                       "null when it takes any."})
+    output = fields.String(metadata={"description": "The output of 10 scores an image served."})
+    output_kind = fields.String(metadata={
+        "description": "probabilities, logits or log_probabilities (answers are always "
+                       "probabilities)."})
+    input_range = fields.String(metadata={
+        "description": "The pixel values the model takes: 0-1, 0-255 or mnist (standardised); "
+                       "the service converts from [0, 1]."})
+
+
 class ModelDetailSchema(ModelSchema):
     """Answer of GET /model: the model card's figures and this worker's session."""
 
@@ -118,6 +154,13 @@ class ModelDetailSchema(ModelSchema):
     onnxruntime_version = fields.String()
     metadata = fields.Dict(keys=fields.String(), values=fields.String(),
                            metadata={"description": "The ONNX file's metadata_props."})
+    contract = fields.Nested(ContractSchema)
+    loaded_from = fields.String(metadata={
+        "description": "The file this worker read: `path`, or under Gunicorn the master's "
+                       "checked copy of it."})
+    reloads = fields.Nested(ReloadsSchema, allow_none=True, metadata={
+        "description": "What the master did with the model file on HUP (null without "
+                       "Gunicorn)."})
 
 
 class HealthSchema(Schema):

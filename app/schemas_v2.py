@@ -66,7 +66,7 @@ class RequestOutputSchema(_Lenient):
 
 
 class InferenceRequestSchema(_Lenient):
-    """The JSON of POST /v2/models/mnist/infer (the header, with binary tensor data)."""
+    """The JSON of POST /v2/models/{name}/infer (the header, with binary tensor data)."""
 
     id = fields.String(metadata={"description": "Echoed in the answer."})
     parameters = parameters()
@@ -105,7 +105,7 @@ class TensorMetadataSchema(Schema):
 
 
 class ModelMetadataSchema(Schema):
-    """Answer of GET /v2/models/mnist."""
+    """Answer of GET /v2/models/{name}."""
 
     name = fields.String(required=True)
     versions = fields.List(fields.String())

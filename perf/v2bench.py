@@ -67,10 +67,11 @@ def write_bodies(images: np.ndarray, out: Path) -> list[Target]:
               "v2.json": as_json}
     for name, data in bodies.items():
         (out / name).write_bytes(data)
+    infer = "/v2/models/digitserve-mnist-cnn/infer"
     return [Target(f"/predict/batch x{count}", "/predict/batch", out / "batch.json"),
-            Target(f"v2 binary x{count}", "/v2/models/mnist/infer", out / "v2-binary.bin",
+            Target(f"v2 binary x{count}", infer, out / "v2-binary.bin",
                    "application/octet-stream", {HEADER: str(len(header))}),
-            Target(f"v2 JSON x{count}", "/v2/models/mnist/infer", out / "v2.json")]
+            Target(f"v2 JSON x{count}", infer, out / "v2.json")]
 
 
 def check_answers(url: str, targets: list[Target], labels: list[int]) -> None:

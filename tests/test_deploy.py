@@ -144,6 +144,25 @@ def test_the_deployment_probes_drains_and_runs_read_only() -> None:
         assert any(image.env[key].startswith(f"{path}/") for path in mounts), key
 
 
+def test_a_bad_model_holds_the_rollout_with_the_old_pods_serving() -> None:
+    # A pod whose server refuses its model exits 3 at start (tests/integration/test_startup.py)
+    # and never passes the startup probe. The rollout then holds: no old pod is taken away
+    # before a new one is ready (and stays ready for minReadySeconds), and it is marked failed
+    # after the deadline, which outlasts the startup probe's window.
+    spec = manifests()["Deployment"]["spec"]
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert spec["strategy"]["rollingUpdate"]["maxSurge"] >= 1
+    assert spec["minReadySeconds"] >= 5
+    (container,) = spec["template"]["spec"]["containers"]
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert spec["progressDeadlineSeconds"] > startup["periodSeconds"] * startup["failureThreshold"]
+    assert spec["template"]["spec"].get("restartPolicy", "Always") == "Always"
+    # The image's build runs the same check on the model it copies in.
+    assert "python -m app.server.checkmodel model.onnx" in (REPO_ROOT / "Dockerfile").read_text()
+
+
 def test_sizes_are_the_ones_in_deploy_readme() -> None:
     # deploy/README.md's sizing table is the one place the figures live.
     readme = (REPO_ROOT / "deploy" / "README.md").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from flask import Flask
@@ -33,7 +34,21 @@ def test_the_assets_are_the_pinned_packages(app: Flask) -> None:
 
 
 def test_no_validator_badge_calls_out(client: FlaskClient) -> None:
-    assert '{"validatorUrl":null}' in client.get("/docs").get_data(as_text=True).replace(" ", "")
+    page = html.unescape(client.get("/docs").get_data(as_text=True))
+    assert 'data-config="{"validatorUrl":null}"' in page
+
+
+def test_the_page_has_no_inline_script_and_a_policy_that_forbids_one(
+        client: FlaskClient) -> None:
+    response = client.get("/docs")
+    page = response.get_data(as_text=True)
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script src="/docs/assets/swagger-ui-standalone-preset.js">',
+        '<script src="/docs/assets/swagger-ui-bundle.js">',
+        '<script src="/docs/static/init.js">']
+    assert "script-src 'self';" in response.headers["Content-Security-Policy"]
+    with client.get("/docs/static/init.js") as script:
+        assert script.status_code == 200
 
 
 def test_the_docs_files_are_not_api_operations(client: FlaskClient) -> None:

@@ -10,7 +10,7 @@ from app import create_app
 from app.config import ConfigError
 from app.inference.model import KEY
 from app.web.errors import ModelLoadError
-from tests.support import DATA_DIR
+from tests import models
 from tests.support import MODEL_PATH
 
 
@@ -67,7 +67,7 @@ def _model_variants(tmp_path: Path) -> dict[str, Path]:
         "truncated": real[: len(real) // 2],
         "corrupt": bytes(flipped),
         "text": b"this is not an onnx model\n",
-        "wrong_shape": (DATA_DIR / "wrong_shape.onnx").read_bytes(),
+        "five_classes": models.five_classes(),
     }
     paths = {}
     for kind, content in variants.items():
@@ -80,8 +80,20 @@ def _model_variants(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "truncated", "corrupt", "text",
-                                  "wrong_shape"])
+                                  "five_classes"])
 def test_broken_model_fails_start(kind: str, tmp_path: Path) -> None:
     path = _model_variants(tmp_path)[kind]
     with pytest.raises(ModelLoadError, match=str(path)):
         create_app({"MODEL_PATH": str(path)})
+
+
+def test_a_worker_loads_the_masters_checked_copy(tmp_path: Path) -> None:
+    # Under Gunicorn MODEL_PATH may hold anything by the time a worker boots: the worker reads
+    # the copy the master checked.
+    copy = tmp_path / "checked.onnx"
+    copy.write_bytes(MODEL_PATH.read_bytes())
+    gone = tmp_path / "replaced-by-a-bad-file.onnx"
+    gone.write_bytes(b"half a model")
+    app = create_app({"MODEL_PATH": str(gone), "MODEL_SNAPSHOT": str(copy)})
+    info = app.extensions[KEY].info
+    assert (info.path, info.loaded_from) == (str(gone), str(copy))

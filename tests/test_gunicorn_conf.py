@@ -1,9 +1,8 @@
-"""gunicorn.conf.py checks every GUNICORN_* variable; a bad value stops it with a message."""
+"""The start-up check of every GUNICORN_* and DIGITSERVE_* variable: one line each, exit 3."""
 
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import subprocess
@@ -12,26 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from app.server import environment
 from tests.support import REPO_ROOT
 
 CONFIG = REPO_ROOT / "gunicorn.conf.py"
-# Runs the config once per case, in one process: {case: the SystemExit message, or None}.
-RUNNER = """
-import json, os, runpy, sys
-results = {}
-for case, env in json.load(sys.stdin).items():
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        runpy.run_path("gunicorn.conf.py")
-        results[case] = None
-    except SystemExit as stop:
-        results[case] = str(stop.code)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-print(json.dumps(results))
-"""
 BAD = [
     ("GUNICORN_BIND", "127.0.0.1:abc"), ("GUNICORN_BIND", "127.0.0.1:70000"),
     ("GUNICORN_BIND", ""), ("GUNICORN_BIND", "fd://three"),
@@ -52,6 +35,10 @@ BAD = [
     ("GUNICORN_LOGLEVEL", "loud"), ("GUNICORN_LOG_FORMAT", "JSON"),
     ("GUNICORN_FORWARDED_ALLOW_IPS", "nope"), ("GUNICORN_FORWARDED_ALLOW_IPS", "10.0.0.1/8"),
     ("GUNICORN_CONTROL_SOCKET", ""), ("GUNICORN_CONTROL_SOCKET_DISABLE", "yes"),
+    ("DIGITSERVE_MAX_BATCH", "0"), ("DIGITSERVE_MAX_BATCH", "lots"),
+    ("DIGITSERVE_ORT_THREADS", "65"), ("DIGITSERVE_MAX_CONTENT_LENGTH", "true"),
+    ("DIGITSERVE_MAX_IMAGE_PIXELS", "1.5"), ("DIGITSERVE_LOG_LEVEL", "loud"),
+    ("DIGITSERVE_DRAIN_FILE", "/nonexistent/drain"), ("DIGITSERVE_MODEL_PATH", '""'),
 ]
 GOOD = [
     ("GUNICORN_BIND", "0.0.0.0:8000"), ("GUNICORN_BIND", "[::1]:8000"),
@@ -74,73 +61,79 @@ GOOD = [
     ("GUNICORN_CONTROL_SOCKET", "{tmp}/ctl.sock"),
     ("GUNICORN_CONTROL_SOCKET_DISABLE", "1"), ("GUNICORN_CONTROL_SOCKET_DISABLE", "true"),
     ("GUNICORN_CONTROL_SOCKET_DISABLE", "0"), ("GUNICORN_CONTROL_SOCKET_DISABLE", ""),
+    ("DIGITSERVE_MAX_BATCH", "32"), ("DIGITSERVE_LOG_LEVEL", "debug"),
+    ("DIGITSERVE_DRAIN_FILE", "{tmp}/drain"), ("DIGITSERVE_MODEL_PATH", "/anywhere/model.onnx"),
 ]
 
 
-def names_used() -> tuple[set[str], set[str]]:
-    """Return the GUNICORN_* names in gunicorn.conf.py's table of rules, and those elsewhere."""
+def names_used() -> set[str]:
+    """Return the GUNICORN_* names gunicorn.conf.py reads."""
     tree = ast.parse(CONFIG.read_text())
-    table = next(node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)
-                 and isinstance(node.target, ast.Name) and node.target.id == "_ACCEPTED")
-    assert isinstance(table, ast.Dict)
-    keys = [key for key in table.keys if isinstance(key, ast.Constant)]
-    elsewhere = {node.value for node in ast.walk(tree)
-                 if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                 and re.fullmatch(r"GUNICORN_[A-Z_]+", node.value)
-                 and not any(node is key for key in keys)}
-    return {key.value for key in keys}, elsewhere
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and re.fullmatch(r"GUNICORN_[A-Z_]+", node.value)}
 
 
-@pytest.fixture(scope="module")
-def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
-    """Run the config with each BAD and GOOD value alone; return what each one did."""
-    tmp = tmp_path_factory.mktemp("conf")
-    cases = {f"{name}={value}": {name: value.format(tmp=tmp)} for name, value in BAD + GOOD}
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics")  # no temporary directory made
-    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(cases), env=env,
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True)
-    verdicts: dict[str, str | None] = json.loads(done.stdout)
-    return verdicts
+def verdict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str) -> list[str]:
+    """Return the start-up check's lines with only name=value set among GUNICORN_* variables."""
+    for key in [key for key in os.environ if key.startswith(("GUNICORN_", "DIGITSERVE_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv(name, value.format(tmp=tmp_path))
+    return environment.problems()
 
 
 def test_every_variable_read_has_a_rule() -> None:
-    ruled, read = names_used()
-    assert read == ruled
+    assert names_used() == set(environment.GUNICORN_RULES)
 
 
 def test_every_rule_is_tested() -> None:
-    ruled, _ = names_used()
-    assert {name for name, _ in BAD} | {name for name, _ in GOOD} == ruled
+    tested = {name for name, _ in BAD} | {name for name, _ in GOOD}
+    assert {name for name in tested if name.startswith("GUNICORN_")} == set(
+        environment.GUNICORN_RULES)
 
 
 @pytest.mark.parametrize(("name", "value"), BAD)
-def test_bad_value_stops_with_a_message(verdicts: dict[str, str | None], name: str,
-                                        value: str) -> None:
-    message = verdicts[f"{name}={value}"]
-    assert message is not None, "accepted"
-    assert message.startswith(f"Error: {name} is {value!r}; it must be "), message
-    assert "\n" not in message
+def test_bad_value_stops_with_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        name: str, value: str) -> None:
+    lines = verdict(monkeypatch, tmp_path, name, value)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: {name} is {value!r}; it must be "), lines
 
 
 @pytest.mark.parametrize(("name", "value"), GOOD)
-def test_good_value_is_accepted(verdicts: dict[str, str | None], name: str, value: str) -> None:
-    assert verdicts[f"{name}={value}"] is None
+def test_good_value_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str,
+                                value: str) -> None:
+    assert verdict(monkeypatch, tmp_path, name, value) == []
 
 
 def test_gunicorn_prints_every_bad_value_without_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "GUNICORN_WORKERS": "two",
-           "GUNICORN_LOGLEVEL": "loud", "GUNICORN_BIND": "127.0.0.1:0"}
+           "GUNICORN_LOGLEVEL": "loud", "DIGITSERVE_MAX_BATCH": "0",
+           "GUNICORN_BIND": "127.0.0.1:0"}
     done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                            "wsgi:app"], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=30)
-    assert done.returncode == 1
+    assert done.returncode == environment.REFUSED
     assert done.stderr.splitlines() == [
         "Error: GUNICORN_WORKERS is 'two'; it must be a whole number, 1 or more.",
         "Error: GUNICORN_LOGLEVEL is 'loud'; it must be one of 'debug', 'info', 'warning', "
         "'error', 'critical'.",
+        "Error: DIGITSERVE_MAX_BATCH is '0'; it must be an integer from 1 to 100000.",
     ]
     assert done.stdout == ""
+
+
+def test_a_reload_reports_a_bad_value_and_goes_on(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("GUNICORN_ERRORLOG", str(tmp_path / "gone" / "error.log"))
+    monkeypatch.setattr(environment._Started, "pid", os.getpid())  # this process has started
+    environment.check()  # no SystemExit: a HUP must not stop a serving master
+    assert "GUNICORN_ERRORLOG" in capsys.readouterr().err
+    monkeypatch.setattr(environment._Started, "pid", 0)
+    with pytest.raises(SystemExit) as stop:
+        environment.check()
+    assert stop.value.code == environment.REFUSED
 
 
 def test_readme_lists_every_variable() -> None:
@@ -150,5 +143,4 @@ def test_readme_lists_every_variable() -> None:
     named = set(re.findall(r"`(GUNICORN_[A-Z_]+)`", section)) | {
         base + suffix for base, suffix in re.findall(r"`(GUNICORN_[A-Z_]+)` / `(_[A-Z_]+)`",
                                                      section)}
-    ruled, _ = names_used()
-    assert ruled <= named, ruled - named
+    assert set(environment.GUNICORN_RULES) <= named, set(environment.GUNICORN_RULES) - named

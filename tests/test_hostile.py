@@ -57,7 +57,7 @@ def error_message(path: str, response: Any) -> str:
 @pytest.fixture(scope="module")
 def routes(app: Flask) -> list[str]:
     found = json_body_routes(app)
-    assert {"/predict", "/predict/batch", "/v2/models/mnist/infer"} <= set(found)
+    assert {"/predict", "/predict/batch", "/v2/models/digitserve-mnist-cnn/infer"} <= set(found)
     return found
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
+from app.web import browsers
 from tests.pictures import CONTENT_TYPES
 from tests.pictures import STYLES
 from tests.pictures import encode
@@ -92,11 +93,14 @@ def test_it_is_counted_as_one_inference(client: FlaskClient, nine_png: bytes) ->
 def test_the_routes_add_no_per_request_hooks(app: Flask) -> None:
     # /predict pays nothing for the picture route, the demo or the docs: no hook for the whole
     # app (key None) nor for these blueprints (a blueprint's hooks run for its routes only).
+    # The pages' blueprints have one: their security headers.
     hooks = [app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
              app.url_value_preprocessors, app.url_default_functions]
     for functions in hooks:
-        assert not any(functions.get(name) for name in (None, "predict", "image", "demo",
-                                                          "docs")), functions
+        assert not any(functions.get(name) for name in (None, "predict", "image",
+                                                          "health", "info")), functions
+    assert {name: app.after_request_funcs[name] for name in browsers.PAGE_BLUEPRINTS} == {
+        name: [browsers.add_page_headers] for name in browsers.PAGE_BLUEPRINTS}
 
 
 def test_the_openapi_document_describes_the_route(client: FlaskClient) -> None:

@@ -26,6 +26,7 @@ from tests import hostile_pictures as hp
 from tests.pictures import encode
 from tests.pictures import png_bomb
 from tests.test_hostile_images import nine
+from tests.test_v2 import INFER
 
 # A parsed body of many small objects: {} costs 3 bytes of JSON and 64 of memory.
 MANY = 200_000
@@ -53,7 +54,7 @@ REFUSED: dict[str, tuple[Send, int]] = {
     "batch with one bad value": (send_json("/predict/batch", {"instances": [
         [0.5] * 784 for _ in range(255)] + [[2.0] * 784]}), 422),
     "predict with the wrong size": (send_json("/predict", {"data": [{}] * MANY}), 422),
-    "v2 with a bad input": (send_json("/v2/models/mnist/infer", v2_bad_input()), 400),
+    "v2 with a bad input": (send_json(INFER, v2_bad_input()), 400),
     "picture with a bad query": (lambda client: client.post(
         "/predict/image?return_input=maybe", data=nine(), content_type="image/png"), 422),
     "picture answered": (picture(nine), 200),

@@ -21,7 +21,9 @@ from tests.support import sample_value
 from tests.test_properties import RELAXED
 from tests.test_properties import json_values
 
-INFER = "/v2/models/mnist/infer"
+NAME = "digitserve-mnist-cnn"  # the model file's metadata name
+MODEL = f"/v2/models/{NAME}"
+INFER = f"{MODEL}/infer"
 HEADER = "Inference-Header-Content-Length"
 
 
@@ -49,7 +51,7 @@ def assert_v2_error(response: Any, status: int, fragment: str = "") -> None:
 def test_server_metadata_and_health(client: FlaskClient) -> None:
     assert client.get("/v2").get_json() == {"name": "digitserve", "version": "1.0.0",
                                             "extensions": ["binary_tensor_data"]}
-    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/mnist/ready"):
+    for path in ("/v2/health/live", "/v2/health/ready", f"{MODEL}/ready"):
         response = client.get(path)
         assert response.status_code == 200 and response.data == b""
         assert "Content-Type" not in response.headers
@@ -57,18 +59,18 @@ def test_server_metadata_and_health(client: FlaskClient) -> None:
 
 def test_model_metadata(app: Flask, client: FlaskClient) -> None:
     version = app.extensions[KEY].info.version
-    expected = {"name": "mnist", "versions": [version], "platform": "onnxruntime_onnx",
+    expected = {"name": NAME, "versions": [version], "platform": "onnxruntime_onnx",
                 "inputs": [{"name": "image", "datatype": "FP32", "shape": [-1, 1, 28, 28]}],
                 "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
                             {"name": "label", "datatype": "INT64", "shape": [-1]}]}
-    assert client.get("/v2/models/mnist").get_json() == expected
-    assert client.get(f"/v2/models/mnist/versions/{version}").get_json() == expected
-    assert client.get(f"/v2/models/mnist/versions/{version}/ready").status_code == 200
+    assert client.get(MODEL).get_json() == expected
+    assert client.get(f"{MODEL}/versions/{version}").get_json() == expected
+    assert client.get(f"{MODEL}/versions/{version}/ready").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/v2/models/fashion", "/v2/models/fashion/ready",
-                                  "/v2/models/mnist/versions/0.0.0",
-                                  "/v2/models/mnist/versions/0.0.0/ready"])
+                                  f"{MODEL}/versions/0.0.0",
+                                  f"{MODEL}/versions/0.0.0/ready"])
 def test_unknown_model_or_version_is_404(client: FlaskClient, path: str) -> None:
     assert_v2_error(client.get(path), 404, "Unknown")
     assert_v2_error(client.post(path.removesuffix("/ready") + "/infer", data=b"{}"), 404,
@@ -89,7 +91,7 @@ def test_not_ready_while_draining_or_when_the_model_fails(
         raise ModelUnavailableError("injected")
 
     monkeypatch.setattr(app.extensions[KEY], "check", fail)
-    for path in ("/v2/health/ready", "/v2/models/mnist/ready"):
+    for path in ("/v2/health/ready", f"{MODEL}/ready"):
         response = client.get(path)
         assert response.status_code == 400 and response.data == b""
 
@@ -126,9 +128,9 @@ def test_requested_outputs_only_and_id_echoed(app: Flask, client: FlaskClient,
     version = app.extensions[KEY].info.version
     request = json_request(heldout[0][:2], [2, 784], id="req-7",
                            outputs=[{"name": "label"}])
-    response = client.post(f"/v2/models/mnist/versions/{version}/infer", json=request)
+    response = client.post(f"{MODEL}/versions/{version}/infer", json=request)
     assert response.get_json() == {
-        "model_name": "mnist", "model_version": version, "id": "req-7",
+        "model_name": NAME, "model_version": version, "id": "req-7",
         "outputs": [{"name": "label", "datatype": "INT64", "shape": [2],
                      "data": heldout[1][:2].tolist()}]}
 
@@ -143,7 +145,7 @@ def test_errors_have_the_protocols_shape(client: FlaskClient) -> None:
                     "is 3 but the body has 2 bytes")
     assert_v2_error(client.get(INFER), 405, "not allowed")
     assert client.get(INFER).headers["Allow"] == "OPTIONS, POST"
-    assert_v2_error(client.get("/v2/models/mnist/config"), 404, "not found")
+    assert_v2_error(client.get(f"{MODEL}/config"), 404, "not found")
     assert_v2_error(client.post(INFER, data=b"0" * (4 * 1024 * 1024 + 1)), 413, "limit")
     assert_v2_error(client.post(INFER, data=b"{}", headers={"Content-Encoding": "br"}), 415,
                     "not supported")

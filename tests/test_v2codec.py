@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from typing import Any
 
 import numpy as np
@@ -16,8 +14,6 @@ from app.inference.v2codec import InferenceRequest
 from app.inference.v2codec import RequestedOutput
 from app.inference.v2codec import decode_request
 from app.inference.v2codec import encode_response
-from app.inference.v2framing import BodyTooLargeError
-from app.inference.v2framing import decompress
 from app.inference.v2framing import split_body
 from tests.support import Digits
 
@@ -193,30 +189,14 @@ def test_split_body() -> None:
     assert header == b"{}" and len(binary) == 0
 
 
-def test_decompress() -> None:
-    body = b'{"inputs": []}'
-    assert decompress(body, None, 100) == body
-    assert decompress(body, "identity", 100) == body
-    assert decompress(gzip.compress(body), "gzip", 100) == body
-    assert decompress(zlib.compress(body), "deflate", 100) == body
-    with pytest.raises(BodyTooLargeError):
-        decompress(gzip.compress(b" " * 101), "gzip", 100)
-    with pytest.raises(RequestError, match="not supported"):
-        decompress(body, "br", 100)
-    with pytest.raises(RequestError, match="not valid gzip"):
-        decompress(body, "gzip", 100)
-    with pytest.raises(RequestError, match="not one complete"):
-        decompress(gzip.compress(body)[:-4], "gzip", 100)
-    with pytest.raises(RequestError, match="not one complete"):
-        decompress(zlib.compress(body) + b"junk", "deflate", 100)
-
 
 def test_encode_json_and_binary_outputs() -> None:
     probabilities = np.array([[0.1, 0.9] + [0.0] * 8, [0.7, 0.3] + [0.0] * 8], np.float32)
     request = InferenceRequest("7", np.zeros((2, 1, 28, 28), np.float32),
                                (RequestedOutput("label", False),
                                 RequestedOutput("probabilities", True)))
-    body, header_length = encode_response(request, probabilities, model_version="1.0.0")
+    body, header_length = encode_response(request, probabilities, model_name="mnist",
+                                          model_version="1.0.0")
     assert header_length is not None
     answer = orjson.loads(body[:header_length])
     assert answer == {"model_name": "mnist", "model_version": "1.0.0", "id": "7", "outputs": [
@@ -226,7 +206,8 @@ def test_encode_json_and_binary_outputs() -> None:
     np.testing.assert_array_equal(np.frombuffer(body[header_length:], "<f4").reshape(2, 10),
                                   probabilities)
     json_only = InferenceRequest(None, request.batch, (RequestedOutput("probabilities", False),))
-    body, header_length = encode_response(json_only, probabilities, model_version="1.0.0")
+    body, header_length = encode_response(json_only, probabilities, model_name="mnist",
+                                          model_version="1.0.0")
     assert header_length is None
     answer = orjson.loads(body)
     assert "id" not in answer

@@ -1,6 +1,6 @@
 """Time ONNX digit models side by side: `python -m training.speed OLD.onnx NEW.onnx`.
 
-Every model gets the serving session options (app.inference.model._session_options), all in
+Every model gets the serving session options (app.inference.session._session_options), all in
 one process; rounds interleave the models and batch sizes, and the table reports medians.
 Needs only the serving dependencies (numpy, onnxruntime), no torch.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from app.inference.model import _session_options
+from app.inference.session import _session_options
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELDOUT_PATH = REPO_ROOT / "tests" / "data" / "heldout_digits.npz"

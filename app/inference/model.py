@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,13 +17,23 @@ import onnxruntime as ort
 from flask import Flask
 from flask import current_app
 
+from app.inference import contract
+from app.inference.contract import DEFAULT_OPTIONS
+from app.inference.contract import Contract
+from app.inference.contract import Options
+from app.inference.known import known_digits
+from app.inference.session import make_session
+from app.inference.session import one_line
+from app.inference.session import read_model_file
+from app.inference.session import shrink_arena_options
 from app.web import memory
 from app.web.errors import ModelLoadError
 from app.web.errors import ModelUnavailableError
 
 KEY = "digitserve.model"
-INPUT_SHAPE = (1, 28, 28)
-N_CLASSES = 10
+INPUT_SHAPE = contract.LAYOUTS["nchw"]  # the service's own batches: (N, 1, 28, 28) in [0, 1]
+N_CLASSES = contract.CLASSES
+Batch = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +49,7 @@ class Prediction:
 class ModelInfo:
     """What the service knows about the loaded model file and session."""
 
-    path: str
+    path: str  # the model file the service is configured with (MODEL_PATH)
     sha256: str
     size_bytes: int
     name: str
@@ -48,61 +59,85 @@ class ModelInfo:
     threads: int
     pid: int
     load_ms: float = 0.0
+    loaded_from: str = ""  # the file read: MODEL_PATH, or the master's checked copy of it
     onnxruntime_version: str = ort.__version__
     metadata: dict[str, str] = field(default_factory=dict)
+    contract: dict[str, Any] = field(default_factory=dict)
 
 
 class DigitClassifier:
     """The ONNX digit model behind a numpy-in, Prediction-out interface."""
 
-    def __init__(self, session: ort.InferenceSession, info: ModelInfo) -> None:
+    def __init__(self, session: ort.InferenceSession, info: ModelInfo, terms: Contract) -> None:
         self._session = session
         self.info = info
+        self.contract = terms
+        self._outputs = [terms.output_name]
         self._warmup = np.zeros((1, *INPUT_SHAPE), dtype=np.float32)
+        # The served model's own case costs nothing: its batches and answers pass as they are.
+        self._plain = terms.plain_input and terms.batch is None
+        self._probabilities = terms.output_kind == "probabilities"
 
     @classmethod
-    def load(cls, path: Path, *, threads: int) -> DigitClassifier:
-        """Open the model, check its interface and run one warm-up batch.
+    def load(cls, path: Path, *, threads: int, source: Path | None = None,
+             options: Options = DEFAULT_OPTIONS) -> DigitClassifier:
+        """Open the model (read from source, if given), check it against the contract.
 
-        :raises ModelLoadError: if the file is missing, empty, corrupt or not a digit model.
+        :raises ModelLoadError: if the file is missing, empty, corrupt or outside the contract.
         """
         started = time.perf_counter()
-        content = _read_model_bytes(path)
-        try:
-            session = ort.InferenceSession(content, _session_options(threads),
-                                           providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"cannot load model {path}: {exc}") from exc
-        input_name, output_name = _check_interface(session, path)
-        meta = session.get_modelmeta().custom_metadata_map
+        model = cls.from_bytes(read_model_file(source or path), path=path, threads=threads,
+                               options=options)
+        model.info = replace(model.info, loaded_from=str(source or path),
+                             load_ms=round((time.perf_counter() - started) * 1000, 1))
+        return model
+
+    @classmethod
+    def from_bytes(cls, content: bytes, *, path: Path, threads: int,
+                   options: Options = DEFAULT_OPTIONS) -> DigitClassifier:
+        """Make a session from a model file's bytes, read its contract, warm it up.
+
+        :raises ModelLoadError: if the bytes are not a model the contract takes.
+        """
+        session = make_session(content, threads=threads, path=path)
+        meta = dict(session.get_modelmeta().custom_metadata_map)
+        input_name, layout, batch, output_name = contract.read_interface(
+            session.get_inputs(), session.get_outputs(), options, meta, path)
+        terms = Contract(input_name, layout, batch, output_name, "probabilities",
+                         contract.input_range(options, meta, path))
         model = cls(session, ModelInfo(
-            path=str(path),
-            sha256=hashlib.sha256(content).hexdigest(),
-            size_bytes=len(content),
-            name=meta.get("name", path.stem),
+            path=str(path), sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
+            name=options.model_name or meta.get("name", path.stem),
             version=meta.get("version", "unknown"),
-            input_name=input_name,
-            output_name=output_name,
-            threads=threads,
-            pid=os.getpid(),
-            metadata=dict(meta),
-        ))
+            input_name=input_name, output_name=output_name, threads=threads, pid=os.getpid(),
+            metadata=meta), terms)
+        try:
+            sample = model._scores(known_digits()[0])
+        except ModelUnavailableError as exc:
+            raise ModelLoadError(f"model {path} failed its warm-up inference: "
+                                 f"{one_line(exc.detail or exc.message)}") from exc
+        kind = contract.output_kind(sample, options, meta, path)
+        return model.with_contract(replace(terms, output_kind=kind))
+
+    def with_contract(self, terms: Contract) -> DigitClassifier:
+        """Return this model read by another contract (its kind of scores found out)."""
+        model = DigitClassifier(self._session, replace(self.info, contract=terms.describe()),
+                                terms)
         try:
             model.check()
         except ModelUnavailableError as exc:
-            raise ModelLoadError(f"model {path} failed its warm-up inference: "
-                                 f"{exc.detail or exc.message}") from exc
-        model.info = replace(model.info, load_ms=round((time.perf_counter() - started) * 1000, 1))
+            raise ModelLoadError(f"model {self.info.path} failed its warm-up inference: "
+                                 f"{one_line(exc.detail or exc.message)}") from exc
         return model
 
-    def predict(self, batch: npt.NDArray[np.float32]) -> list[Prediction]:
+    def predict(self, batch: Batch) -> list[Prediction]:
         """Classify a batch shaped (N, 1, 28, 28) with values in [0, 1]."""
         rows = np.round(self._run(batch).astype(np.float64), 6).tolist()
         # Plain Python on 10 floats a row beats numpy's per-call overhead at these sizes.
         return [Prediction(row.index(top), top, row) for row in rows for top in (max(row),)]
 
-    def probabilities(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Return the model's raw float32 (N, 10) output for a batch shaped (N, 1, 28, 28).
+    def probabilities(self, batch: Batch) -> Batch:
+        """Return float32 (N, 10) probabilities for a batch shaped (N, 1, 28, 28).
 
         :raises ModelUnavailableError: if inference fails.
         """
@@ -116,79 +151,65 @@ class DigitClassifier:
         probabilities = self._run(self._warmup)
         if probabilities.shape != (1, N_CLASSES) or not np.isfinite(probabilities).all():
             raise ModelUnavailableError(f"warm-up returned shape {probabilities.shape}")
-        if abs(float(probabilities.sum()) - 1.0) > 1e-3:
+        if abs(float(probabilities.sum()) - 1.0) > contract.SUM_TOLERANCE:
             raise ModelUnavailableError("warm-up probabilities do not sum to 1")
 
     def release_arena(self) -> None:
         """Hand the arena's unused chunks back: one check inference with arena shrinkage."""
-        self._session.run([self.info.output_name], {self.info.input_name: self._warmup},
-                          _shrink_arena_options())
+        warmup = self.contract.feed(self._warmup)
+        if self.contract.batch is not None:
+            warmup = np.zeros((self.contract.batch, *warmup.shape[1:]), np.float32)
+        self._session.run(self._outputs, {self.info.input_name: warmup},
+                          shrink_arena_options())
 
-    def _run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def _run(self, batch: Batch) -> Batch:
+        """Feed a (N, 1, 28, 28) batch in [0, 1] to the model; return probabilities."""
+        scores = self._call(batch) if self._plain else self._scores(batch)
+        return scores if self._probabilities else self.contract.probabilities(scores)
+
+    def _scores(self, batch: Batch) -> Batch:
+        """Return the model's own scores for a batch, whatever its layout and batch size."""
+        if self._plain:
+            return self._call(batch)
+        feed = self.contract.feed(batch)
+        size = self.contract.batch
+        if size is None:
+            return self._call(feed)
+        # A fixed batch size: run it in slices of that size, the last one padded with zeros.
+        padded = np.zeros((-(-len(feed) // size) * size, *feed.shape[1:]), np.float32)
+        padded[:len(feed)] = feed
+        parts = [self._call(padded[start:start + size])
+                 for start in range(0, len(padded), size)]
+        return np.concatenate(parts)[:len(feed)]
+
+    def _call(self, feed: Batch) -> Batch:
+        """One onnxruntime call; a failure is a 503 whose details go to the log only."""
         try:
-            outputs = self._session.run([self.info.output_name], {self.info.input_name: batch})
+            outputs = self._session.run(self._outputs, {self.info.input_name: feed})
         except Exception as exc:  # onnxruntime raises its own exception types
             # onnxruntime's text names graph nodes and internals: the log gets it, clients don't.
             raise ModelUnavailableError("inference failed; the server log has the details",
                                         detail=f"{type(exc).__name__}: {exc}") from exc
-        result: npt.NDArray[np.float32] = outputs[0]
+        result: Batch = outputs[0]
         return result
 
 
-def _read_model_bytes(path: Path) -> bytes:
-    """Read the whole model file; a missing or empty file is a ModelLoadError."""
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from exc
-    if not content:
-        raise ModelLoadError(f"model file {path} is empty")
-    return content
-
-
-def _shrink_arena_options() -> ort.RunOptions:
-    """Run options that return the CPU arena's unused chunks to the system after the run."""
-    options = ort.RunOptions()
-    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    return options
-
-
-def _session_options(threads: int) -> ort.SessionOptions:
-    """Pin the thread pools: the defaults start a spinning thread per core in every worker."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return options
-
-
-def _check_interface(session: ort.InferenceSession, path: Path) -> tuple[str, str]:
-    """Return the input and output names, after checking they fit (N, 1, 28, 28) -> (N, 10)."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelLoadError(f"model {path} must have one input and one output, "
-                             f"has {len(inputs)} and {len(outputs)}")
-    shape_in, shape_out = list(inputs[0].shape), list(outputs[0].shape)
-    if inputs[0].type != "tensor(float)" or len(shape_in) != 4 or shape_in[1:] != list(INPUT_SHAPE):
-        raise ModelLoadError(f"model {path} input must be float (N, 1, 28, 28), "
-                             f"is {inputs[0].type} {shape_in}")
-    if len(shape_out) != 2 or shape_out[1] != N_CLASSES:
-        raise ModelLoadError(f"model {path} output must be (N, 10), is {shape_out}")
-    return inputs[0].name, outputs[0].name
-
-
 def init_app(app: Flask) -> None:
-    """Load the model for this worker process; a bad model stops start-up."""
-    model = DigitClassifier.load(Path(app.config["MODEL_PATH"]), threads=app.config["ORT_THREADS"])
+    """Load the model for this worker process; a bad model stops start-up.
+
+    Under Gunicorn the worker reads MODEL_SNAPSHOT, the copy of MODEL_PATH the master checked,
+    so a file being replaced on disk never reaches a worker unchecked.
+    """
+    snapshot = app.config["MODEL_SNAPSHOT"]
+    model = DigitClassifier.load(Path(app.config["MODEL_PATH"]), threads=app.config["ORT_THREADS"],
+                                 source=Path(snapshot) if snapshot else None,
+                                 options=Options.from_config(app.config))
     app.extensions[KEY] = model
     memory.set_arena_release(model.release_arena)
     info = model.info
     app.logger.info("pid %d loaded model %s %s (sha256 %s) from %s in %.0f ms, %d thread(s)",
-                    info.pid, info.name, info.version, info.sha256[:12], info.path, info.load_ms,
-                    info.threads)
+                    info.pid, info.name, info.version, info.sha256[:12], info.loaded_from,
+                    info.load_ms, info.threads)
 
 
 def get_model() -> DigitClassifier:

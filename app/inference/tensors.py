@@ -9,14 +9,15 @@ import numpy as np
 import numpy.typing as npt
 
 from app.fields import out_of_range
+from app.inference.contract import LAYOUTS
 from app.inference.model import INPUT_SHAPE
 
 FP32 = "FP32"
 INT64 = "INT64"
 PIXELS = 28 * 28
-# What follows N in an image tensor's shape: (N, 1, 28, 28), (N, 28, 28) or (N, 784).
-IMAGE_SHAPES = (INPUT_SHAPE, INPUT_SHAPE[1:], (PIXELS,))
-SHAPES_TEXT = "[N, 1, 28, 28], [N, 28, 28] or [N, 784]"
+# What follows N in an image tensor's shape: any layout a model may take (contract.py).
+IMAGE_SHAPES = tuple(LAYOUTS.values())
+SHAPES_TEXT = "[N, 1, 28, 28], [N, 28, 28], [N, 784] or [N, 28, 28, 1]"
 # Little-endian, as the binary tensor data extension says, whatever the host.
 WIRE_DTYPES: dict[str, np.dtype[Any]] = {FP32: np.dtype("<f4"), INT64: np.dtype("<i8")}
 _FP32_WIRE = np.dtype("<f4")

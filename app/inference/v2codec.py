@@ -19,8 +19,7 @@ from app.inference.tensors import INT64
 from app.inference.tensors import RequestError
 from app.schemas_v2 import InferenceRequestSchema
 
-MODEL_NAME = "mnist"
-INPUT = "image"
+INPUT = "image"  # the served model's input name, unless another model says otherwise
 PROBABILITIES = "probabilities"
 LABEL = "label"
 OUTPUTS = {PROBABILITIES: FP32, LABEL: INT64}  # name -> datatype, in the model's order
@@ -45,8 +44,11 @@ class InferenceRequest:
     outputs: tuple[RequestedOutput, ...]
 
 
-def decode_request(document: Any, binary: memoryview, *, max_batch: int) -> InferenceRequest:
+def decode_request(document: Any, binary: memoryview, *, max_batch: int,
+                   input_name: str = INPUT) -> InferenceRequest:
     """Check a parsed JSON header and read its image tensor (from binary when it says so).
+
+    input_name is the model's input, as the model metadata advertises it.
 
     :raises RequestError: if anything in the request does not fit the protocol or the model.
     """
@@ -56,32 +58,32 @@ def decode_request(document: Any, binary: memoryview, *, max_batch: int) -> Infe
         raise RequestError(f"Invalid inference request: {_describe(error.messages)}") from error
     inputs = request["inputs"]
     names = [tensor["name"] for tensor in inputs]
-    if names != [INPUT]:
-        raise RequestError(f"The model takes one input, '{INPUT}'; the request has {names}.")
+    if names != [input_name]:
+        raise RequestError(f"The model takes one input, '{input_name}'; the request has {names}.")
     tensor = inputs[0]
     if tensor["datatype"] != FP32:
-        raise RequestError(f"Input '{INPUT}' must be {FP32}, got {tensor['datatype']!r}.")
-    count = tensors.image_count(INPUT, tensor["shape"], max_batch)
+        raise RequestError(f"Input '{input_name}' must be {FP32}, got {tensor['datatype']!r}.")
+    count = tensors.image_count(input_name, tensor["shape"], max_batch)
     params = tensor.get("parameters", {})
-    _refuse_unsupported(params, f"input '{INPUT}'")
+    _refuse_unsupported(params, f"input '{input_name}'")
     size = params.get("binary_data_size")
     if size is None:
         if "data" not in tensor:
-            raise RequestError(f"Input '{INPUT}' has neither data nor binary_data_size.")
+            raise RequestError(f"Input '{input_name}' has neither data nor binary_data_size.")
         if len(binary):
             raise RequestError(f"The body has {len(binary)} bytes of binary data that no "
                                f"input claims (binary_data_size).")
-        batch = tensors.from_json(INPUT, tensor["data"], tensor["shape"], count)
+        batch = tensors.from_json(input_name, tensor["data"], tensor["shape"], count)
     else:
         if type(size) is not int or size < 0:
-            raise RequestError(f"Input '{INPUT}' binary_data_size must be a byte count, got "
+            raise RequestError(f"Input '{input_name}' binary_data_size must be a byte count, got "
                                f"{size!r}.")
         if "data" in tensor:
-            raise RequestError(f"Input '{INPUT}' has both data and binary_data_size.")
+            raise RequestError(f"Input '{input_name}' has both data and binary_data_size.")
         if size != len(binary):
-            raise RequestError(f"Input '{INPUT}' binary_data_size is {size} but the body has "
+            raise RequestError(f"Input '{input_name}' binary_data_size is {size} but the body has "
                                f"{len(binary)} bytes after the JSON header.")
-        batch = tensors.from_binary(INPUT, binary, count)
+        batch = tensors.from_binary(input_name, binary, count)
     default = _flag(request.get("parameters", {}), "binary_data_output", False)
     return InferenceRequest(request.get("id"), batch, _outputs(request.get("outputs"), default))
 
@@ -104,7 +106,7 @@ def _outputs(requested: list[dict[str, Any]] | None,
 
 
 def encode_response(request: InferenceRequest, probabilities: npt.NDArray[np.float32], *,
-                    model_version: str) -> tuple[bytes, int | None]:
+                    model_name: str, model_version: str) -> tuple[bytes, int | None]:
     """Return the answer's body and, when some output is binary, the JSON header's length."""
     values: dict[str, npt.NDArray[Any]] = {PROBABILITIES: probabilities,
                                            LABEL: tensors.labels(probabilities)}
@@ -119,7 +121,7 @@ def encode_response(request: InferenceRequest, probabilities: npt.NDArray[np.flo
         else:
             entry["data"] = array.ravel()
         outputs.append(entry)
-    answer: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": model_version}
+    answer: dict[str, Any] = {"model_name": model_name, "model_version": model_version}
     if request.id is not None:
         answer["id"] = request.id
     answer["outputs"] = outputs

@@ -17,6 +17,9 @@ def _dist_dir() -> str:
     return f"{spec.submodule_search_locations[0]}/dist"
 
 
-# Only a static route: flask-smorest's /docs page loads swagger-ui-bundle.js and friends from
-# OPENAPI_SWAGGER_UI_URL, which config.py points here.
+# Static routes only: flask-smorest's /docs page (its template overridden by
+# app/templates/swagger_ui.html) loads swagger-ui-bundle.js and friends from
+# OPENAPI_SWAGGER_UI_URL, which config.py points here, and starts them with static/docs/init.js.
 blp = Blueprint("docs", __name__, static_folder=_dist_dir(), static_url_path=ASSETS_URL)
+init = Blueprint("docs_init", __name__, static_folder="static/docs",
+                 static_url_path="/docs/static")

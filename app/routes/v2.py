@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Request
 from flask import Response
 from flask import current_app
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import UnsupportedMediaType
 
 from app.inference import v2codec
 from app.inference import v2framing
+from app.inference.contract import LAYOUTS
 from app.inference.model import get_model
 from app.inference.tensors import FP32
 from app.inference.tensors import INT64
 from app.inference.tensors import RequestError
-from app.inference.v2codec import MODEL_NAME
 from app.inference.v2codec import InferenceRequest
 from app.schemas_v2 import HEALTH_DOC
 from app.schemas_v2 import INFER_DOC
@@ -33,6 +35,7 @@ from app.web.errors import ServiceError
 from app.web.errors import error_headers
 from app.web.errors import error_message
 from app.web.errors import handle_service_error
+from app.web.jsonio import hint
 from app.web.jsonio import parse_json
 from app.web.jsonio import read_body
 from app.web.metrics import InferenceTimer
@@ -43,6 +46,8 @@ blp = Blueprint("v2", __name__, url_prefix="/v2",
 
 EXTENSIONS = ["binary_tensor_data"]
 PLATFORM = "onnxruntime_onnx"
+# What an inference body may be sent as ("": tritonclient sends no Content-Type).
+_BODY_TYPES = frozenset({"application/json", "application/octet-stream", ""})
 _ERROR = V2ErrorSchema()
 _UNKNOWN_MODEL = {404: (_ERROR, "Unknown model name or version.")}
 _INFER_ERRORS = {
@@ -53,7 +58,25 @@ _INFER_ERRORS = {
     415: (_ERROR, "A Content-Encoding other than gzip, deflate or identity."),
     503: (_ERROR, "The model failed to answer (inference error); the worker keeps serving."),
 }
-_MODEL = [{"in": "path", "name": "model_name", "schema": {"type": "string", "enum": [MODEL_NAME]}}]
+_MODEL = [{"in": "path", "name": "model_name", "schema": {"type": "string"},
+           "description": "The served model's name: the model file's metadata `name` (or its "
+                          "file name), or DIGITSERVE_MODEL_NAME."}]
+
+
+class ModelNamePlugin(BasePlugin):
+    """apispec plugin: the model_name path parameter names the one model this app serves."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def path_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                    parameters: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        """Give each model_name parameter the served name as its only value (a new dict: the
+        route's own is shared by every app)."""
+        for index, parameter in enumerate(parameters or []):
+            if parameter.get("in") == "path" and parameter.get("name") == "model_name":
+                parameters[index] = {**parameter,  # type: ignore[index]
+                                     "schema": {"type": "string", "enum": [self.name]}}
 
 
 @blp.url_value_preprocessor
@@ -65,12 +88,12 @@ def resolve_model(endpoint: str | None, values: dict[str, Any] | None) -> None:
     if not values or "model_name" not in values:
         return
     name, version = values.pop("model_name"), values.pop("model_version", None)
-    if name != MODEL_NAME:
-        raise NotFound(f"Unknown model '{name}'; this server serves '{MODEL_NAME}'.")
-    served = get_model().info.version
-    if version is not None and version != served:
-        raise NotFound(f"Unknown version '{version}' of model '{MODEL_NAME}'; it is at "
-                       f"version '{served}'.")
+    info = get_model().info
+    if name != info.name:
+        raise NotFound(f"Unknown model '{name}'; this server serves '{info.name}'.")
+    if version is not None and version != info.version:
+        raise NotFound(f"Unknown version '{version}' of model '{info.name}'; it is at "
+                       f"version '{info.version}'.")
 
 
 @blp.route("")
@@ -107,20 +130,35 @@ def model_ready() -> Response:
 @blp.route("/models/<model_name>/versions/<model_version>", parameters=_MODEL)
 @blp.contract(response=ModelMetadataSchema(), alternatives=_UNKNOWN_MODEL)
 def model_metadata() -> dict[str, Any]:
-    """Describe the model: its versions, platform, input and outputs."""
-    return {"name": MODEL_NAME, "versions": [get_model().info.version], "platform": PLATFORM,
-            "inputs": [{"name": v2codec.INPUT, "datatype": FP32, "shape": [-1, 1, 28, 28]}],
+    """Describe the model: its versions, platform, input (in its layout) and outputs.
+
+    The input takes 784 values an image in [0, 1] in any of the layouts a model may have; the
+    shape given is the model's own. The outputs are the service's: probabilities and labels.
+    """
+    model = get_model()
+    layout = [-1, *LAYOUTS[model.contract.layout]]
+    return {"name": model.info.name, "versions": [model.info.version], "platform": PLATFORM,
+            "inputs": [{"name": model.contract.input_name, "datatype": FP32, "shape": layout}],
             "outputs": [{"name": v2codec.PROBABILITIES, "datatype": FP32, "shape": [-1, 10]},
                         {"name": v2codec.LABEL, "datatype": INT64, "shape": [-1]}]}
 
 
 def read_request(req: Request) -> InferenceRequest:
-    """Read an inference request: decode the body, split off binary data, parse, check."""
-    limit = req.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]
-    body = v2framing.decompress(read_body(req), req.headers.get("Content-Encoding"), limit)
+    """Read an inference request: decode the body, split off binary data, parse, check.
+
+    :raises UnsupportedMediaType: (415) for a Content-Type other than JSON or binary data.
+        No Content-Type is taken: tritonclient sends none (browsers always do, or say which
+        site they come from, see read_body).
+    """
+    if req.mimetype not in _BODY_TYPES and not req.mimetype.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be application/json (or "
+                                   f"application/octet-stream with binary data), got "
+                                   f"{req.mimetype!r}{hint(req.mimetype)}.")
+    body = read_body(req)  # decoded (gzip, deflate) and checked
     header, binary = v2framing.split_body(body, req.headers.get(v2framing.HEADER_LENGTH))
     return v2codec.decode_request(parse_json(header), binary,
-                                  max_batch=current_app.config["MAX_BATCH"])
+                                  max_batch=current_app.config["MAX_BATCH"],
+                                  input_name=get_model().contract.input_name)
 
 
 @blp.route("/models/<model_name>/infer", methods=["POST"], parameters=_MODEL)
@@ -129,7 +167,7 @@ def read_request(req: Request) -> InferenceRequest:
 @blp.contract(response=InferenceResponseSchema(), loader=read_request,
               alternatives=_INFER_ERRORS, doc=INFER_DOC)
 def infer(inference: InferenceRequest) -> Response:
-    """Classify 1 to MAX_BATCH images sent as the `image` tensor, in one inference call.
+    """Classify 1 to MAX_BATCH images sent as the model's input tensor, in one call.
 
     Outputs asked for with binary_data (tritonclient's default) come after the JSON answer,
     whose length is in the Inference-Header-Content-Length response header.
@@ -139,6 +177,7 @@ def infer(inference: InferenceRequest) -> Response:
         probabilities = model.probabilities(inference.batch)
     memory.after_batch(len(inference.batch))
     body, header_length = v2codec.encode_response(inference, probabilities,
+                                                  model_name=model.info.name,
                                                   model_version=model.info.version)
     if header_length is None:
         return Response(body, 200, content_type="application/json")

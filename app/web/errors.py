@@ -40,6 +40,13 @@ class ModelUnavailableError(ServiceError):
     status = "Service Unavailable"
 
 
+class WorkerTimeoutError(ServiceError):
+    """The request ran past Gunicorn's worker timeout; the worker answers, then is replaced."""
+
+    status_code = 503
+    status = "Service Unavailable"
+
+
 class PictureError(ServiceError):
     """A picture the service cannot classify: not an image, broken, too large or blank (4xx)."""
 
@@ -51,6 +58,20 @@ class PictureError(ServiceError):
 
 class ModelLoadError(Exception):
     """The model file is missing, unreadable or not the digit model; start-up must stop."""
+
+
+class RelativeRedirect(HTTPException):
+    """A routing redirect (a path with doubled slashes) whose Location is only a path.
+
+    Werkzeug's own writes an absolute URL from the request's Host header, which the client
+    chooses: a redirect must never send a client to a host it named.
+    """
+
+    code = 308
+
+    def __init__(self, location: str) -> None:
+        super().__init__(f"This resource is at {location}.")
+        self.location = location
 
 
 class ServiceApi(Api):  # type: ignore[misc]
@@ -91,6 +112,8 @@ def error_headers(error: HTTPException) -> dict[str, str]:
     headers = dict((getattr(error, "data", None) or {}).get("headers", {}))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         headers.setdefault("Allow", ", ".join(sorted(error.valid_methods)))
+    if isinstance(error, RelativeRedirect):
+        headers["Location"] = error.location
     return headers
 
 

@@ -15,13 +15,18 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestTimeout
 from werkzeug.exceptions import UnsupportedMediaType
 
+from app.web import browsers
+from app.web import encoding
 from app.web import memory
+from app.web.errors import WorkerTimeoutError
 
 MIMETYPE = "application/json"
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _NOT_JSON_NUMBERS = (b"NaN", b"Infinity")
+_UNLIMITED = 1 << 30  # without MAX_CONTENT_LENGTH (the config always sets one)
 
 
 class OrjsonProvider(JSONProvider):
@@ -47,23 +52,41 @@ def json_response(obj: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(obj, option=_OPTIONS), status, content_type=MIMETYPE)
 
 
-def read_body(req: Request) -> bytes:
-    """Return the whole request body, refusing what the server could not frame.
+def hint(mimetype: str) -> str:
+    """Point out curl's default: -d sends a form's Content-Type."""
+    if mimetype == "application/x-www-form-urlencoded":
+        return " (curl -d sends that: add -H 'Content-Type: application/json')"
+    return ""
 
-    :raises RequestEntityTooLarge: over MAX_CONTENT_LENGTH, chunked bodies included.
-    :raises BadRequest: if the body's framing is broken (an invalid chunk size, a short body).
+
+def read_body(req: Request) -> bytes:
+    """Return the whole request body, decoded, refusing what the service will not take.
+
+    :raises Forbidden: (403) if a browser sent it from another site (app/web/browsers.py).
+    :raises RequestEntityTooLarge: over MAX_CONTENT_LENGTH, chunked and compressed bodies too.
+    :raises BadRequest: if the body's framing is broken (an invalid chunk size, a short body)
+        or its Content-Encoding data is.
+    :raises UnsupportedMediaType: for a Content-Encoding other than gzip or deflate.
     """
+    browsers.refuse_cross_site(req)
+    limit = req.max_content_length or _UNLIMITED
+    if req.content_length is None:
+        # Werkzeug refuses a chunked body that reaches its limit, not only one that passes it:
+        # with one byte more, a body of exactly MAX_CONTENT_LENGTH is taken, as it is with a
+        # Content-Length.
+        req.max_content_length = limit + 1
     try:
         body = req.get_data(cache=True)
     except HTTPException:
         raise
+    except WorkerTimeoutError as error:  # the client did not send the body in time
+        raise RequestTimeout(f"The request body did not arrive within the worker timeout: "
+                             f"{error.message}") from None
     except Exception as error:  # the WSGI server's own parse errors (Gunicorn's) and OSError
         raise BadRequest(f"The request body could not be read: {type(error).__name__}.") from None
-    limit = req.max_content_length
-    if req.content_length is None and limit is not None and len(body) >= limit:
-        # A chunked body is cut at the limit rather than refused; refuse it here.
+    if len(body) > limit:
         raise RequestEntityTooLarge()
-    return body
+    return encoding.decode(body, req.headers.get("Content-Encoding"), limit)
 
 
 def parse_json(body: bytes) -> Any:
@@ -95,7 +118,7 @@ def load_json(req: Request, schema: Schema) -> Any:
     if mimetype != MIMETYPE and not (mimetype.startswith("application/")
                                      and mimetype.endswith("+json")):
         raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got {mimetype or 'none'!r}.")
+            f"Content-Type must be application/json, got {mimetype or 'none'!r}{hint(mimetype)}.")
     body = read_body(req)
     memory.after_body(len(body))
     document = parse_json(body)

@@ -40,15 +40,18 @@ class RequestIdMiddleware:
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
         """Assign the id, then add it to the response headers."""
-        given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if _VALID.fullmatch(given) else f"{random.getrandbits(128):032x}"
-        environ[ENVIRON_KEY] = request_id
+        request_id = environ[ENVIRON_KEY] = assign(environ.get("HTTP_X_REQUEST_ID", ""))
 
         def add_header(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers.append((HEADER, request_id))
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, add_header)
+
+
+def assign(given: str) -> str:
+    """Return the client's id if it is well formed, else a new random one."""
+    return given if _VALID.fullmatch(given) else f"{random.getrandbits(128):032x}"
 
 
 class RequestIdFilter(logging.Filter):

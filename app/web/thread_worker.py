@@ -13,9 +13,10 @@ from typing import Any
 from gunicorn.workers import gthread
 
 from app.web import memory
+from app.web.refusals import JsonRefusals
 
 
-class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
+class ThreadWorker(JsonRefusals, gthread.ThreadWorker):  # type: ignore[misc]
     """Gunicorn's gthread worker that gives a large batch's memory back once idle."""
 
     _in_pool = 0  # requests handed to the thread pool and not finished yet

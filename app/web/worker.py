@@ -15,6 +15,7 @@ back (app/web/memory.py).
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from typing import Any
 
@@ -22,14 +23,17 @@ from gunicorn.http.body import LengthReader
 from gunicorn.workers import sync
 
 from app.web import memory
+from app.web.errors import WorkerTimeoutError
+from app.web.refusals import JsonRefusals
 
 HEARTBEAT_EVERY_S = 1.0
 
 
-class SyncWorker(sync.SyncWorker):  # type: ignore[misc]
+class SyncWorker(JsonRefusals, sync.SyncWorker):  # type: ignore[misc]
     """Gunicorn's sync worker with an immediate close when nothing is left to read."""
 
     _last_notify = 0.0
+    _in_request = False
 
     def accept(self, listener: Any) -> None:
         """Accept a connection and answer it.
@@ -43,10 +47,32 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]
 
     def handle_request(self, listener: Any, req: Any, client: socket.socket, addr: Any) -> None:
         """Answer the request, then close now if the lingering close would only wait."""
-        super().handle_request(listener, req, client, addr)
+        self._in_request = True
+        try:
+            super().handle_request(listener, req, client, addr)
+        finally:
+            self._in_request = False
         if read_to_end(req) and not pending(client):
             # Gunicorn's close_graceful() then finds the socket closed and returns at once.
             client.close()
+
+    def handle_abort(self, sig: int, frame: Any) -> None:
+        """Stop a request that ran past the timeout with a JSON 503, then leave (SIGABRT).
+
+        Gunicorn's worker exits here, mid-request: the client gets Gunicorn's HTML 500 or
+        nothing, the access log a 0 ms line with no request id. Here the request is
+        interrupted by WorkerTimeoutError, which the app answers as JSON, counts under its
+        route and logs with its id; then the worker leaves. A heartbeat now keeps the master
+        from killing the worker while it answers. A request stuck inside C code runs no
+        Python until it returns: if that takes too long the master kills the worker anyway.
+        """
+        self.alive = False
+        self.cfg.worker_abort(self)
+        if not self._in_request:
+            sys.exit(1)
+        super().notify()
+        raise WorkerTimeoutError(f"The request ran past the worker timeout "
+                                 f"({self.cfg.timeout} s, GUNICORN_TIMEOUT) and was stopped.")
 
     def wait(self, timeout: float) -> Any:
         """Wait for a connection; after a large batch, give memory back once idle for IDLE_S."""

@@ -45,8 +45,9 @@ def system_command(name: str) -> Path:
         pytest.fail(str(missing), pytrace=False)
 
 
-def start_gunicorn(tmp_dir: Path, *, split_stderr: bool = False, **env: str) -> Server:
-    """Start `gunicorn wsgi:app` with the repo's config; env entries override the defaults.
+def start_gunicorn(tmp_dir: Path, *, split_stderr: bool = False, target: str = "wsgi:app",
+                   **env: str) -> Server:
+    """Start `gunicorn wsgi:app` (or target) with the repo's config; env overrides defaults.
 
     With split_stderr, stderr goes to a file of its own (Server.errlog).
     """
@@ -61,7 +62,7 @@ def start_gunicorn(tmp_dir: Path, *, split_stderr: bool = False, **env: str) -> 
     with (log.open("wb") as out,
           errlog.open("wb") if errlog else nullcontext(subprocess.STDOUT) as err):
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-                                 "wsgi:app"], cwd=REPO_ROOT, env=full_env, stdout=out,
+                                 target], cwd=REPO_ROOT, env=full_env, stdout=out,
                                 stderr=err)
     return Server(proc, f"http://127.0.0.1:{port}", log, errlog)
 
@@ -114,8 +115,8 @@ def gunicorn(tmp_path: Path) -> Iterator[StartServer]:
     """Return a function that starts gunicorn servers; stop them all afterwards."""
     servers: list[Server] = []
 
-    def start(*, split_stderr: bool = False, **env: str) -> Server:
-        server = start_gunicorn(tmp_path, split_stderr=split_stderr, **env)
+    def start(*, split_stderr: bool = False, target: str = "wsgi:app", **env: str) -> Server:
+        server = start_gunicorn(tmp_path, split_stderr=split_stderr, target=target, **env)
         servers.append(server)
         return server
 

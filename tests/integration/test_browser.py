@@ -129,11 +129,26 @@ def test_docs_render_the_routes_offline(live_server: Server, page: Page) -> None
 def test_the_watch_catches_a_request_off_127_0_0_1(live_server: Server,
                                                      browser: Browser) -> None:
     # A name that never resolves (.invalid); the request is refused inside the browser anyway.
+    # From a JSON answer: the pages' own policy would stop the request before the watch.
     context, watch = browser
     page = context.new_page()
-    page.goto(f"{live_server.url}/demo")
+    page.goto(f"{live_server.url}/livez")
     page.evaluate("fetch('http://offsite.invalid/x').catch(() => null)")
     page.close()
     assert watch.offsite == ["http://offsite.invalid/x"]
     watch.offsite.clear()
+    watch.errors.clear()
+
+
+@pytest.mark.parametrize("path", ["/demo", "/docs"])
+def test_a_pages_policy_stops_a_request_to_another_site(live_server: Server, browser: Browser,
+                                                        path: str) -> None:
+    context, watch = browser
+    page = context.new_page()
+    page.goto(f"{live_server.url}{path}")
+    page.evaluate("fetch('http://offsite.invalid/x').catch(() => null)")
+    page.evaluate("new Promise(resolve => setTimeout(resolve, 100))")
+    page.close()
+    assert watch.offsite == []
+    assert [error for error in watch.errors if "Content Security Policy" in error], watch.errors
     watch.errors.clear()

@@ -118,7 +118,8 @@ def test_only_tmp_is_written(container: Container) -> None:
     lines = probe.stdout.splitlines()
     print(f"\ninside the container: {lines}")
     assert [line for line in lines if line.startswith("writable")] == ["writable /tmp"]
-    # What the server wrote: the control socket and the metrics, all under /tmp; HOME absent.
+    # What the server wrote: the control socket, the metrics and the checked copy of the model
+    # the workers load, all under /tmp; HOME absent.
     tmp = Path(f"/proc/{container.proc.pid}/root/tmp")
     # The master opens its control socket once the workers are up, maybe after /readyz answers.
     deadline = time.monotonic() + 10
@@ -126,7 +127,9 @@ def test_only_tmp_is_written(container: Container) -> None:
         time.sleep(0.05)
     # An interpreter that lives under the host's /tmp is bound there, read-only.
     bound = {Path(path).parts[2] for path in interpreter_paths() if path.startswith("/tmp/")}
-    assert {path.name for path in tmp.iterdir()} - bound == {"gunicorn.ctl", "metrics"}
+    written = {path.name for path in tmp.iterdir()} - bound
+    copies = {name for name in written if name.startswith("digitserve-model-")}
+    assert written - copies == {"gunicorn.ctl", "metrics"} and len(copies) == 1, written
     assert not Path(f"/proc/{container.proc.pid}/root/nonexistent").exists()
     log = container.log_text()
     for trouble in ("telemetry", "Traceback", "Read-only", "ermission denied", "Failed to"):
@@ -156,3 +159,29 @@ def test_the_prestop_hook_drains(container: Container) -> None:
         hook.wait(timeout=10)
         container.run_inside('rm -f "$DIGITSERVE_DRAIN_FILE"')
     assert requests.get(f"{container.url}/readyz", timeout=5).status_code == 200
+
+
+def test_a_read_only_metrics_directory_stops_metrics_not_the_server(
+        container: Container) -> None:
+    # As the unprivileged user the directory's mode really binds: no new sample file can be
+    # made, so a new worker cannot record, and the master cannot remove a dead worker's files.
+    master = psutil.Process(container.proc.pid)
+    victim = min(child.pid for child in master.children())
+    assert container.run_inside('chmod 555 "$PROMETHEUS_MULTIPROC_DIR"').returncode == 0
+    try:
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while victim in {child.pid for child in master.children()} or len(
+                master.children()) < 2:
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.05)
+        for body, label in right_digits()[:40]:  # both workers, the new one among them
+            answer = requests.post(f"{container.url}/predict", data=body, timeout=5,
+                                   headers={"Content-Type": "application/json"})
+            assert answer.status_code == 200 and answer.json()["prediction"] == label
+        assert requests.get(f"{container.url}/metrics", timeout=5).status_code == 200
+    finally:
+        container.run_inside('chmod 755 "$PROMETHEUS_MULTIPROC_DIR"')
+    log = container.log_text()
+    assert master.is_running() and "stops recording them and keeps serving" in log, log
+    assert "cannot fold in worker" in log and "Traceback" not in log, log

@@ -20,7 +20,7 @@ from tests.support import REPO_ROOT
 from tests.support import Digits
 
 pytestmark = pytest.mark.integration
-MODEL = "mnist"
+MODEL = "digitserve-mnist-cnn"
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_malformed_binary_framing_is_400(live_server: Server, heldout: Digits) -
 
 
 def test_broken_chunked_framing_and_chunked_bodies_over_the_limit(live_server: Server) -> None:
-    request = (b"POST /v2/models/mnist/infer HTTP/1.1\r\nHost: x\r\n"
+    request = (b"POST /v2/models/digitserve-mnist-cnn/infer HTTP/1.1\r\nHost: x\r\n"
                b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
     head, _, body = raw_request(live_server, request).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ") and body.startswith(b'{"error":"The request body')
