@@ -58,7 +58,7 @@ def mark_dead(pid: int) -> None:
     try:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
         metricfiles.fold_in(directory(), pid)
-    except OSError as error:
+    except Exception as error:  # a hook that raised would stop the master
         log.warning("metrics directory %s: cannot fold in worker %s's samples: %s",
                     directory(), pid, error)
 

@@ -11,8 +11,8 @@ dead worker is being folded in, the new archive is named counter_archive-GEN-PID
 that sees it skips PID's own file, which it already holds. So whichever moment a scrape
 lists the directory, it counts each sample once: the newest archive, and the files of the
 processes it does not hold. A file gone between listing and reading means a newer listing
-is consistent: the scrape starts again, as it does when it meets a worker's file so new it
-holds nothing yet (prometheus_client creates the file, then sizes it).
+is consistent: the scrape starts again. A worker's file so new it is not sized yet holds no
+samples and is skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import glob
 import os
 import re
 import struct
+import time
 from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ ARCHIVED = ("counter", "histogram")  # the types whose dead samples still count
 _ARCHIVE = re.compile(r"^(counter|histogram)_archive-(\d+)(?:-(\d+))?\.db$")
 _OWN = re.compile(r"^(counter|histogram)_(\d+)\.db$")
 ATTEMPTS = 5  # listings a scrape tries while the master folds dead workers in
+RETRY_S = 0.01
 
 
 def current(paths: Iterable[str]) -> list[str]:
@@ -58,15 +60,27 @@ class ArchiveAwareCollector(MultiProcessCollector):
     """prometheus_client's multiprocess collector that reads the archives as above."""
 
     def collect(self) -> Iterator[Metric]:
-        """Merge the current files; list again if one went away (or was new) meanwhile."""
+        """Merge the current files; list again if one went away meanwhile."""
         for attempt in range(ATTEMPTS):
-            files = current(glob.glob(os.path.join(self._path, "*.db")))
+            files = [path for path in current(glob.glob(os.path.join(self._path, "*.db")))
+                     if _sized(path)]
             try:
                 return iter(self.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
             except (FileNotFoundError, struct.error):  # struct.error: a file not sized yet
                 if attempt == ATTEMPTS - 1:
                     raise
+                time.sleep(RETRY_S)
         raise AssertionError("unreachable")
+
+
+def _sized(path: str) -> bool:
+    """Tell whether a file has been given its size (prometheus_client makes the file, then
+    sizes it: a new worker's file may be empty for a moment, and holds no samples yet). A file
+    gone already is kept, for the merge to notice and list again."""
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:
+        return True
 
 
 def fold_in(directory: Path, pid: int) -> int:
@@ -79,6 +93,10 @@ def fold_in(directory: Path, pid: int) -> int:
     for kind in ARCHIVED:
         own = directory / f"{kind}_{pid}.db"
         if not own.exists():
+            continue
+        if not own.stat().st_size:  # made and never sized: no samples
+            own.unlink()
+            removed += 1
             continue
         generation, archive = _newest_archive(directory, kind)
         totals: dict[str, float] = {}
