@@ -150,3 +150,24 @@ def test_each_style_looks_as_described() -> None:
     assert (strokes[..., 3] == 0).mean() > 0.5
     assert opened["small_off_centre"].size[0] >= 240
     assert (opened["plain_png"].size, opened["plain_png"].mode) == ((28, 28), "L")
+
+
+def test_a_form_of_many_fields_is_a_413_naming_the_limit(client: FlaskClient,
+                                                         nine_png: bytes) -> None:
+    # 5,000 parts, about 440 KB, made here as bytes (the test client would spool its own form
+    # to a temporary file it then leaves open).
+    parts = [b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nx\r\n' % n
+             for n in range(5000)]
+    parts.append(b'--b\r\nContent-Disposition: form-data; name="image"; filename="n.png"\r\n'
+                 b"Content-Type: image/png\r\n\r\n" + nine_png + b"\r\n--b--\r\n")
+    response = client.post("/predict/image", data=b"".join(parts),
+                           content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 413
+    assert response.json["message"].startswith("The multipart body has over 16 parts")
+
+
+def test_a_compressed_form_is_refused(client: FlaskClient, nine_png: bytes) -> None:
+    response = client.post("/predict/image", data={"image": (io.BytesIO(nine_png), "n.png")},
+                           content_type="multipart/form-data",
+                           headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 415 and "cannot be compressed" in response.json["message"]

@@ -11,6 +11,7 @@ from flask import current_app
 from flask_smorest import abort
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
 
 from app.inference.decoding import FloatImage
@@ -33,6 +34,7 @@ from app.web.views import Blueprint
 blp = Blueprint("image", __name__, description="Digit classification from a picture file")
 
 FIELD = "image"
+FORM_PARTS = 16  # multipart parts read at most: the picture, and a few fields a form may add
 _QUERY = ImageQuerySchema()
 _STATUS: dict[type[ImageError], int] = {NotAnImageError: 415, BrokenImageError: 400,
                                          ImageTooLargeError: 413, ImageTooComplexError: 422,
@@ -87,7 +89,15 @@ def read_upload(req: Request) -> Upload:
         abort(422, message="The query string failed validation; see errors.", messages=messages)
     mimetype = req.mimetype
     if mimetype == "multipart/form-data":
-        read_body(req)  # framing and size checked first; the form is then parsed from memory
+        if req.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            raise UnsupportedMediaType(f"A multipart body cannot be compressed (Content-"
+                                       f"Encoding); send it as it is, or {_HOW}.")
+        body = read_body(req)  # framing and size checked first; the form is parsed from memory
+        boundary = req.mimetype_params.get("boundary", "").encode("latin-1", "replace")
+        if boundary and body.count(b"--" + boundary) > FORM_PARTS + 1:  # counted, not parsed
+            raise RequestEntityTooLarge(f"The multipart body has over {FORM_PARTS} parts; send "
+                                        f"one file field `{FIELD}` (and few others).")
+        req.max_form_parts = FORM_PARTS  # werkzeug's own check, should the count miss one
         upload = req.files.get(FIELD)
         if upload is None:
             raise BadRequest(f"The multipart body has no file field `{FIELD}`; {_HOW}.")

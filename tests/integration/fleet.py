@@ -139,7 +139,7 @@ class Logged:
 
 _LINE = re.compile(r'^(?P<msec>[\d.]+) \S+ "[^"]*" (?P<status>\d+) \d+ (?P<time>[\d.]+)s .*'
                    r'upstream_addr="(?P<addrs>[^"]*)" upstream_status="(?P<statuses>[^"]*)" '
-                   r'request_id=(?P<id>\S+)$')
+                   r'request_id="(?P<id>[^"]+)"$')
 
 
 class Front:

@@ -47,7 +47,7 @@ def request_line(length: int, tag: str) -> bytes:
     path += b"a" * (length - len(b"GET  HTTP/1.1") - len(path))
     line = b"GET " + path + b" HTTP/1.1"
     assert len(line) == length
-    return line + b"\r\nHost: x\r\n" + CLOSE
+    return line + b"\r\nHost: localhost\r\n" + CLOSE
 
 
 def test_one_page_per_status_with_its_own_code() -> None:
@@ -92,14 +92,14 @@ def test_request_line_at_gunicorns_limit_reaches_the_app(front: Nginx,
 @pytest.mark.parametrize("size", [4100, 8190])
 def test_long_header_is_refused_by_nginx(front: Nginx, live_server: Server, size: int) -> None:
     tag = f"header-{size}"
-    answer = exchange(front.url, f"GET /livez?{tag} HTTP/1.1\r\nHost: x\r\n".encode()
+    answer = exchange(front.url, f"GET /livez?{tag} HTTP/1.1\r\nHost: localhost\r\n".encode()
                       + b"X-Big: " + b"b" * size + b"\r\n" + CLOSE)
     assert_page(answer, 431)
     assert tag not in live_server.log_text()
 
 
 def test_header_under_nginx_buffer_passes(front: Nginx) -> None:
-    answer = exchange(front.url, b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 4000
+    answer = exchange(front.url, b"GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * 4000
                       + b"\r\n" + CLOSE)
     assert answer.status == 200, answer
 
@@ -107,7 +107,7 @@ def test_header_under_nginx_buffer_passes(front: Nginx) -> None:
 def test_over_100_header_fields_are_refused_by_gunicorn_in_json(front: Nginx) -> None:
     # nginx cannot count header fields; the worker refuses them, in the service's JSON shape.
     fields = b"".join(b"X-H-%d: 1\r\n" % i for i in range(120))
-    answer = exchange(front.url, b"GET /livez HTTP/1.1\r\nHost: x\r\n" + fields + CLOSE)
+    answer = exchange(front.url, b"GET /livez HTTP/1.1\r\nHost: localhost\r\n" + fields + CLOSE)
     assert answer.status == 431 and answer.headers["content-type"] == "application/json"
     assert json.loads(answer.body)["status"] == "Request Header Fields Too Large"
 
@@ -115,10 +115,11 @@ def test_over_100_header_fields_are_refused_by_gunicorn_in_json(front: Nginx) ->
 @pytest.mark.parametrize("request_bytes", [
     b"GARBAGE\r\n\r\n",
     b"GET /livez HTTP/1.1\r\n" + CLOSE,  # no Host
-    b"G@T /livez HTTP/1.1\r\nHost: x\r\n" + CLOSE,
-    b"GET /livez HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n" + CLOSE,
-    b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n" + CLOSE,
-    b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" + CLOSE
+    b"G@T /livez HTTP/1.1\r\nHost: localhost\r\n" + CLOSE,
+    b"GET /livez HTTP/1.1\r\nHost: localhost\r\nBad Header: y\r\n" + CLOSE,
+    b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n"
+    + CLOSE,
+    b"POST /predict HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n" + CLOSE
     + b"zz\r\nab\r\n0\r\n\r\n",
 ], ids=["garbage", "no-host", "bad-method", "bad-header", "two-lengths", "bad-chunk"])
 def test_malformed_request_is_400_json(front: Nginx, request_bytes: bytes) -> None:
@@ -126,10 +127,10 @@ def test_malformed_request_is_400_json(front: Nginx, request_bytes: bytes) -> No
 
 
 @pytest.mark.parametrize(("request_bytes", "code"), [
-    (b"TRACE /livez HTTP/1.1\r\nHost: x\r\n" + CLOSE, 405),
-    (b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n" + CLOSE, 501),
-    (b"GET /livez HTTP/2.0\r\nHost: x\r\n" + CLOSE, 505),
-    (b"GET /__errors/413.json HTTP/1.1\r\nHost: x\r\n" + CLOSE, 404),  # internal pages
+    (b"TRACE /livez HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 405),
+    (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n" + CLOSE, 501),
+    (b"GET /livez HTTP/2.0\r\nHost: localhost\r\n" + CLOSE, 505),
+    (b"GET /__errors/413.json HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 404),  # internal pages
 ], ids=["trace", "gzip-encoding", "http2", "error-page"])
 def test_other_refusals_are_json(front: Nginx, request_bytes: bytes, code: int) -> None:
     answer = exchange(front.url, request_bytes)
@@ -139,17 +140,17 @@ def test_other_refusals_are_json(front: Nginx, request_bytes: bytes, code: int) 
 
 def test_big_body_is_413_json(front: Nginx, live_server: Server) -> None:
     # Only the headers: nginx refuses on Content-Length, before any body.
-    answer = exchange(front.url, b"POST /predict?big-body HTTP/1.1\r\nHost: x\r\n"
+    answer = exchange(front.url, b"POST /predict?big-body HTTP/1.1\r\nHost: localhost\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 5000000\r\n" + CLOSE)
     assert_page(answer, 413)
     assert "big-body" not in live_server.log_text()  # Gunicorn never saw it
 
 
 @pytest.mark.parametrize(("request_bytes", "code", "message"), [
-    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
      b"Content-Length: 5\r\n" + CLOSE + b"{nope", 400, "not valid JSON"),
-    (b"GET /nowhere HTTP/1.1\r\nHost: x\r\n" + CLOSE, 404, "check your spelling"),
-    (b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n" + CLOSE, 405,
+    (b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n" + CLOSE, 404, "check your spelling"),
+    (b"POST /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n" + CLOSE, 405,
      "for the requested URL"),
 ], ids=["400", "404", "405"])
 def test_app_errors_pass_untouched(front: Nginx, request_bytes: bytes, code: int,
@@ -162,8 +163,8 @@ def test_app_errors_pass_untouched(front: Nginx, request_bytes: bytes, code: int
 def test_service_down_is_502_json(tmp_path: Path) -> None:
     closed = ephemeral_port_reserve.reserve("127.0.0.1")  # nothing listens there
     with running_nginx(tmp_path, f"127.0.0.1:{closed}") as nginx:
-        answer = exchange(nginx.url, b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Request-ID: down-1\r\n"
-                          + CLOSE)
+        answer = exchange(nginx.url, b"GET /livez HTTP/1.1\r\nHost: localhost\r\n"
+                          b"X-Request-ID: down-1\r\n" + CLOSE)
     assert_page(answer, 502)
     assert answer.headers["x-request-id"] == "down-1"
 
@@ -175,5 +176,45 @@ def test_silent_service_is_504_json(tmp_path: Path) -> None:
         upstream = f"127.0.0.1:{silent.getsockname()[1]}"
         changes = {"proxy_read_timeout 35s;": "proxy_read_timeout 1s;"}
         with running_nginx(tmp_path, upstream, changes) as nginx:
-            answer = exchange(nginx.url, b"GET /livez HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            answer = exchange(nginx.url, b"GET /livez HTTP/1.1\r\nHost: localhost\r\n" + CLOSE)
     assert_page(answer, 504)
+
+
+def test_an_unknown_host_is_refused_with_421_json(front: Nginx) -> None:
+    answer = exchange(front.url, b"GET /livez HTTP/1.1\r\nHost: rebound.example\r\n" + CLOSE)
+    assert answer.status == 421 and answer.headers["content-type"] == "application/json"
+    assert json.loads(answer.body)["status"] == "Misdirected Request"
+    assert exchange(front.url, b"GET /livez HTTP/1.1\r\nHost: localhost:8080\r\n"
+                    + CLOSE).status == 200
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCD /livez HTTP/1.1\r\nHost: localhost\r\n" + CLOSE,
+    b"GET /liv\xe9z HTTP/1.1\r\nHost: localhost\r\n" + CLOSE,
+], ids=["30-character-method", "8-bit-path"])
+def test_what_nginx_passes_and_the_worker_refuses_is_json(front: Nginx,
+                                                          request_bytes: bytes) -> None:
+    answer = exchange(front.url, request_bytes)
+    assert 400 <= answer.status < 500 and answer.headers["content-type"] == "application/json"
+    assert json.loads(answer.body)["code"] == answer.status
+
+
+def test_a_redirect_through_nginx_names_no_host(front: Nginx) -> None:
+    answer = exchange(front.url, b"GET /v2//health/live HTTP/1.1\r\nHost: localhost\r\n" + CLOSE)
+    assert answer.status == 308 and answer.headers["location"] == "/v2/health/live"
+
+
+def test_metrics_and_model_are_for_this_host_only(live_server: Server,
+                                                  tmp_path: Path) -> None:
+    # This test's client is on 127.0.0.1: here that address is taken out of the list.
+    outside = {"        127.0.0.1 1;\n        ::1       1;\n    }": "    }"}
+    with running_nginx(tmp_path, urlsplit(live_server.url).netloc, outside) as nginx:
+        for path in ("/metrics", "/model"):
+            assert_page(exchange(nginx.url, f"GET {path} HTTP/1.1\r\nHost: localhost\r\n"
+                                 .encode() + CLOSE), 403)
+        assert exchange(nginx.url, b"GET /livez HTTP/1.1\r\nHost: localhost\r\n"
+                        + CLOSE).status == 200
+    (tmp_path / "inside").mkdir()
+    with running_nginx(tmp_path / "inside", urlsplit(live_server.url).netloc) as nginx:
+        assert exchange(nginx.url, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                        + CLOSE).status == 200

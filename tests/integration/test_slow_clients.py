@@ -68,7 +68,7 @@ def front(gunicorn: StartServer, tmp_path: Path) -> Iterator[Front]:
 def trickle(url: str, stop: threading.Event) -> None:
     """Send a valid /predict request a byte every BYTE_EVERY_S, until TRICKLE_S or stopped."""
     address = urlsplit(url)
-    request = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    request = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
     deadline = time.monotonic() + TRICKLE_S
     with socket.create_connection((address.hostname, address.port), timeout=5) as conn:
@@ -131,7 +131,16 @@ def test_nginx_forwards_the_request_id(front: Front) -> None:
     assert given.headers["X-Request-ID"] == "trace-42"
     made = requests.get(f"{front.url}/livez", timeout=5).headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", made)  # nginx's $request_id, kept by the app
-    # The same id in nginx's access log and in Gunicorn's.
+    # The same id in nginx's access log (quoted there) and in Gunicorn's.
     time.sleep(0.2)
-    assert f"request_id={made}" in (front.tmp / "nginx.access.log").read_text()
+    assert f'request_id="{made}"' in (front.tmp / "nginx.access.log").read_text()
     assert f"request_id={made}" in front.server.log_text()
+    # An id the app would replace is replaced by nginx first: one id in both logs, and no
+    # client text in the log but escaped.
+    forged = requests.get(f"{front.url}/livez", headers={"X-Request-ID": 'a b" status=999'},
+                          timeout=5).headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", forged)
+    time.sleep(0.2)
+    assert f'request_id="{forged}"' in (front.tmp / "nginx.access.log").read_text()
+    assert f"request_id={forged}" in front.server.log_text()
+    assert "status=999" not in (front.tmp / "nginx.access.log").read_text()
