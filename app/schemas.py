@@ -43,7 +43,10 @@ class PredictRequestSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
-    data = DigitImage(required=True)
+    data = DigitImage(required=True, error_messages={
+        # marshmallow formats these messages: braces are doubled.
+        "required": 'Missing data for required field: send {{"data": [784 values]}} (a batch, '
+                    '{{"instances": [...]}}, goes to /predict/batch).'})
 
 
 class BatchRequestSchema(InputSchema):
@@ -52,7 +55,9 @@ class BatchRequestSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
-    instances = DigitImageBatch(required=True)
+    instances = DigitImageBatch(required=True, error_messages={
+        "required": 'Missing data for required field: send {{"instances": [images]}} (one '
+                    'image, {{"data": [784 values]}}, goes to /predict).'})
 
 
 class PredictionSchema(Schema):

@@ -18,12 +18,17 @@ Pixels = npt.NDArray[np.float64]
 
 
 class ClientError(Exception):
-    """A call that failed: the server refused it (status and its message) or was not reached."""
+    """A call that failed: the server refused it (status and its message) or was not reached.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    details holds the server's `errors` (which field failed, and why), when it gave them.
+    """
+
+    def __init__(self, message: str, status: int | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.details = details
 
     def __str__(self) -> str:
         return f"{self.status}: {self.message}" if self.status else self.message
@@ -109,11 +114,40 @@ class Client:
         except ValueError:
             body = None
         if not response.ok:
-            message = body.get("message") if isinstance(body, dict) else None
-            raise ClientError(message or response.reason or "error", response.status_code)
+            raise refusal(body, response.reason, response.status_code)
         if body is None:
             raise ClientError(f"{method} {path} did not answer JSON", response.status_code)
         return body
+
+
+def refusal(body: Any, reason: str | None, status: int) -> ClientError:
+    """Make the server's error answer a ClientError whose message says which field and why.
+
+    The service answers {"message", "errors"?}; its /v2 routes {"error"}.
+    """
+    if not isinstance(body, dict):
+        return ClientError(reason or "error", status)
+    message = str(body.get("message") or body.get("error") or reason or "error")
+    details = body.get("errors") if isinstance(body.get("errors"), dict) else None
+    if details:
+        reasons = "; ".join(f"{where}: {why}" for where, why in _flatten(details))
+        message = f"{message.removesuffix('; see errors.').rstrip('.')}: {reasons}"
+    return ClientError(message, status, details)
+
+
+def _flatten(errors: Any, where: str = "") -> list[tuple[str, str]]:
+    """List (field path, message) pairs from marshmallow's nested errors ({"json": {...}})."""
+    if isinstance(errors, dict):
+        found = []
+        for key, inner in errors.items():
+            path = where if key in ("json", "_schema") else f"{where}.{key}".lstrip(".")
+            found += _flatten(inner, path)
+        return found
+    if isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+        return [(where or "body", " ".join(errors))]
+    if isinstance(errors, list):
+        return [pair for inner in errors for pair in _flatten(inner, where)]
+    return [(where or "body", str(errors))]
 
 
 def pixels(images: npt.ArrayLike, count: int | None) -> Pixels:

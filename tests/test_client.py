@@ -13,6 +13,7 @@ from digitserve_client.cli import main
 from digitserve_client.cli import table
 from digitserve_client.client import ClientError
 from digitserve_client.client import pixels
+from digitserve_client.client import refusal
 from tests.support import REPO_ROOT
 
 
@@ -67,3 +68,18 @@ def test_a_batch_size_under_1_is_a_usage_error(capsys: pytest.CaptureFixture[str
 def test_a_table_lines_up() -> None:
     assert table([["source", "digit"], ["a.png", 7], ["longer.png", 10]]).splitlines() == [
         "source      digit", "a.png       7", "longer.png  10"]
+
+
+def test_a_refusal_says_which_field_and_why() -> None:
+    # What the server answers for 8 images to a server that takes 4 at most.
+    error = refusal({"code": 422, "status": "Unprocessable Entity",
+                     "message": "The request body failed validation; see errors.",
+                     "errors": {"json": {"instances": ["Expected a list of 1 to 4 images, got "
+                                                       "8 images."]}}}, "UNPROCESSABLE", 422)
+    assert str(error) == ("422: The request body failed validation: instances: Expected a "
+                          "list of 1 to 4 images, got 8 images.")
+    assert error.details == {"json": {"instances": ["Expected a list of 1 to 4 images, got 8 "
+                                                    "images."]}}
+    v2 = refusal({"error": "Input 'image' must be FP32, got 'FP64'."}, "BAD REQUEST", 400)
+    assert str(v2) == "400: Input 'image' must be FP32, got 'FP64'." and v2.details is None
+    assert str(refusal("<html>", "Bad Gateway", 502)) == "502: Bad Gateway"

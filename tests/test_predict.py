@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import numpy as np
@@ -205,3 +206,20 @@ def test_a_real_inference_failure_is_a_503_that_keeps_onnxruntime_text_in_the_lo
     assert "ONNXRuntimeError" in logged and "INVALID_ARGUMENT" in logged, logged
     monkeypatch.undo()
     assert client.post(path, json=body).status_code == 200
+
+
+@pytest.mark.parametrize(("path", "kwargs", "words"), [
+    ("/predict", {"json": {"instances": [FLAT]}}, "a batch, {\"instances\": [...]}, goes to "
+                                                  "/predict/batch"),
+    ("/predict/batch", {"json": {"data": FLAT}}, "one image, {\"data\": [784 values]}, goes "
+                                                 "to /predict"),
+    ("/predict", {"data": b"\x89PNG\r\n\x1a\n", "content_type": "image/png"},
+     "a picture goes to /predict/image"),
+    ("/predict/batch", {"data": b"--b--", "content_type": "multipart/form-data; boundary=b"},
+     "a picture goes to /predict/image"),
+])
+def test_a_body_meant_for_another_route_says_which(client: FlaskClient, path: str,
+                                                   kwargs: dict[str, Any], words: str) -> None:
+    response = client.post(path, **kwargs)
+    assert response.status_code in (415, 422)
+    assert words in json.dumps(response.json).replace("\\\"", "\""), response.json

@@ -53,9 +53,11 @@ def json_response(obj: Any, status: int = 200) -> Response:
 
 
 def hint(mimetype: str) -> str:
-    """Point out curl's default: -d sends a form's Content-Type."""
+    """Point to what was probably meant: curl -d's form type, or a picture's route."""
     if mimetype == "application/x-www-form-urlencoded":
         return " (curl -d sends that: add -H 'Content-Type: application/json')"
+    if mimetype.startswith("image/") or mimetype == "multipart/form-data":
+        return " (a picture goes to /predict/image)"
     return ""
 
 
