@@ -6,6 +6,10 @@
 # reads the ENV, USER, WORKDIR, COPY and CMD lines below. deploy/README.md has the details.
 FROM python:3.11-slim-bookworm
 
+# The project's one version (pyproject.toml's [project] version; tests/test_deploy.py checks).
+LABEL org.opencontainers.image.title="digitserve" \
+      org.opencontainers.image.version="0.2.0"
+
 # Bytecode is compiled at build time (the code is read-only at run time), logs are unbuffered,
 # and pip keeps no cache in the image.
 ENV PYTHONDONTWRITEBYTECODE=1 \

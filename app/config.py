@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,22 @@ from app.inference.contract import RANGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DIGITSERVE"
+
+
+def read_version() -> str:
+    """Return the project's version: pyproject.toml's (a checkout, the image), else the
+    installed distribution's."""
+    try:
+        with (REPO_ROOT / "pyproject.toml").open("rb") as project:
+            return str(tomllib.load(project)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        try:
+            return metadata.version("digitserve")
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+
+VERSION = read_version()
 
 DEFAULTS: dict[str, Any] = {
     # Where the ONNX model lives; a missing or broken file stops start-up.
@@ -58,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_SNAPSHOT": "",
     "MODEL_RELOADS": {},
     "API_TITLE": "digitserve",
-    "API_VERSION": "1.0.0",
+    "API_VERSION": VERSION,
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="digitserve", parents=[common], epilog=EPILOG,
                                    description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    main.add_argument("--version", action="version", version=f"digitserve {version()}")
     commands = main.add_subparsers(dest="command", required=True)
     commands.add_parser("health", parents=[common], help="check the server and its model")
     predict = commands.add_parser("predict", parents=[common], help="classify files or folders")
@@ -53,6 +55,14 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=8,
                          help="files sent at once (default 8)")
     return main
+
+
+def version() -> str:
+    """Return the installed digitserve's version (pyproject.toml's, as /openapi.json gives)."""
+    try:
+        return metadata.version("digitserve")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

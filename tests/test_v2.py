@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.config import VERSION
 from app.inference.model import KEY
 from app.web.errors import ModelUnavailableError
 from tests.support import Digits
@@ -49,7 +50,7 @@ def assert_v2_error(response: Any, status: int, fragment: str = "") -> None:
 
 
 def test_server_metadata_and_health(client: FlaskClient) -> None:
-    assert client.get("/v2").get_json() == {"name": "digitserve", "version": "1.0.0",
+    assert client.get("/v2").get_json() == {"name": "digitserve", "version": VERSION,
                                             "extensions": ["binary_tensor_data"]}
     for path in ("/v2/health/live", "/v2/health/ready", f"{MODEL}/ready"):
         response = client.get(path)

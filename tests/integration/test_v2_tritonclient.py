@@ -13,6 +13,7 @@ import requests
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from app.config import VERSION
 from tests.integration.conftest import Server
 from tests.integration.test_limits import assert_still_ready
 from tests.integration.test_limits import raw_request
@@ -58,7 +59,7 @@ def test_health_and_metadata(triton: httpclient.InferenceServerClient, version: 
     assert triton.is_model_ready(MODEL) and triton.is_model_ready(MODEL, version)
     assert not triton.is_model_ready("fashion")
     assert not triton.is_model_ready(MODEL, "0.0.0")
-    assert triton.get_server_metadata() == {"name": "digitserve", "version": "1.0.0",
+    assert triton.get_server_metadata() == {"name": "digitserve", "version": VERSION,
                                             "extensions": ["binary_tensor_data"]}
     metadata = triton.get_model_metadata(MODEL, version)
     assert metadata == triton.get_model_metadata(MODEL)
