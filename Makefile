@@ -2,23 +2,32 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+# Serving needs only pyproject's dependencies; the tests, the perf tools and the linters add
+# the test, perf and dev extras. Each stamp names the pyproject.toml it was installed from.
+SERVE_STAMP := $(VENV)/.serve-$(HASH)
+FULL_STAMP := $(VENV)/.full-$(HASH)
 
 .PHONY: serve test test-fast lint bench train install system-packages clean
 
-$(STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	rm -f $(VENV)/.serve-*
+	touch $(SERVE_STAMP)
+
+$(FULL_STAMP): $(SERVE_STAMP)
 	$(PY) -m pip install --quiet -e '.[test,perf,dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	rm -f $(VENV)/.full-*
+	touch $(FULL_STAMP)
 
-install: $(STAMP)
+install: $(FULL_STAMP)  ## Everything: serving, tests, perf tools, linters
 
-serve: $(STAMP)  ## Serve on 127.0.0.1:8000 (override with GUNICORN_* variables)
+serve: $(SERVE_STAMP)  ## Serve on 127.0.0.1:8000 (override with GUNICORN_* variables)
 	$(VENV)/bin/gunicorn wsgi:app
 
-test: system-packages $(STAMP)  ## The whole suite: unit, integration (real gunicorn), perf smoke
+test: system-packages $(FULL_STAMP)  ## The whole suite: unit, integration (real gunicorn), perf smoke
 	$(PY) -m pytest
 
 # Before the venv, with the system's python3: install (as root, with apt-get) or name the
@@ -26,17 +35,17 @@ test: system-packages $(STAMP)  ## The whole suite: unit, integration (real guni
 system-packages:
 	$(PYTHON) tests/system_packages.py
 
-test-fast: $(STAMP)
+test-fast: $(FULL_STAMP)  ## Unit tests only (no gunicorn, nginx or browser): about a minute
 	$(PY) -m pytest -m "not integration"
 
-lint: $(STAMP)
+lint: $(FULL_STAMP)  ## ruff and mypy --strict, the pinned versions (CI runs them too)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)  ## Per-request cost breakdown
+bench: $(FULL_STAMP)  ## Per-request cost breakdown
 	$(PY) -m perf.breakdown
 
-train: $(STAMP)  ## Retrain model.onnx (torch 2.13.0 CPU)
+train: $(FULL_STAMP)  ## Retrain model.onnx (torch 2.13.0 CPU)
 	$(PY) -m pip install --quiet -e '.[train]'
 	$(PY) -m training.train
 
