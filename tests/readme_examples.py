@@ -23,6 +23,7 @@ import orjson
 from tests.support import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
+DOCS = (README, REPO_ROOT / "docs" / "api.md")  # the pages whose outputs are generated
 MARKER = "<!-- example output: python -m tests.readme_examples --write -->"
 BLOCK = re.compile(re.escape(MARKER) + r"\n```console\n(.*?)```", re.DOTALL)
 SHOWN_URL = "http://127.0.0.1:8000"  # the address outputs show: `make serve`'s
@@ -47,7 +48,7 @@ def run(command: str, url: str) -> str:
     env = {**os.environ, "DIGITSERVE_URL": url, "PYTHONUNBUFFERED": "1",
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     done = subprocess.run(["bash", "-c", command.replace("localhost:8000", url[len("http://"):])],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     printed = (done.stdout + done.stderr).replace(url, SHOWN_URL).rstrip()
     return "\n".join(shorten(line.rstrip()) for line in printed.splitlines())
 
@@ -111,13 +112,16 @@ def main(argv: list[str]) -> int:
         server = start_gunicorn(Path(tmp))
         try:
             wait_ready(server)
-            text, stale = regenerate(README.read_text(), server.url)
+            pages = {page: regenerate(page.read_text(), server.url) for page in DOCS}
         finally:
             stop(server)
-    print("\n".join(stale) or "README.md's example outputs are up to date.")
-    if argv == ["--write"] and stale:
-        README.write_text(text)
-        print(f"wrote {len(stale)} output(s) into {README}")
+    stale = [line for _, found in pages.values() for line in found]
+    print("\n".join(stale) or "The example outputs are up to date.")
+    if argv == ["--write"]:
+        for page, (text, found) in pages.items():
+            if found:
+                page.write_text(text)
+                print(f"wrote {len(found)} output(s) into {page}")
     return 1 if stale and argv == ["--check"] else 0
 
 

@@ -1,4 +1,4 @@
-"""The README's claims about errors and request ids, checked against the app."""
+"""The docs' claims about errors, request ids and metrics, checked against the app."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from app.web.errors import ModelUnavailableError
 from tests.support import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
+API = (REPO_ROOT / "docs" / "api.md").read_text()
+OPERATING = (REPO_ROOT / "deploy" / "README.md").read_text()
+PERF = (REPO_ROOT / "perf" / "README.md").read_text()
 REQUEST_ID_RULE = ("the client's, when it is 1 to 128 characters: a letter\nor digit, then up "
                    "to 127 letters, digits or `._:/+=-`; otherwise a new random one (32 hex\n"
                    "digits).")
@@ -24,10 +27,10 @@ REPLACED = ["-a", ".a", "_a", "/a", "+a", "=a", ":a", "a" * 129, "a b", "a;b", "
 
 
 def error_rows() -> dict[int, str]:
-    """Return the README's error table: {status: the row's text}."""
+    """Return docs/api.md's error table: {status: the row's text}."""
     table = re.search(r"^\| status \| when \|\n\|---\|---\|\n((?:\|.*\n)+)",
-                      README.split("### Errors", 1)[1], re.MULTILINE)
-    assert table, "no error table under ### Errors"
+                      API.split("## Errors", 1)[1], re.MULTILINE)
+    assert table, "no error table under ## Errors"
     rows = {}
     for line in table[1].splitlines():
         statuses, text = line.strip("|").split("|", 1)
@@ -38,7 +41,7 @@ def error_rows() -> dict[int, str]:
 
 @pytest.mark.parametrize("given", KEPT + REPLACED)
 def test_request_id_rule(client: FlaskClient, given: str) -> None:
-    assert REQUEST_ID_RULE in README
+    assert REQUEST_ID_RULE in API
     answered = client.get("/livez", headers={"X-Request-ID": given}).headers["X-Request-ID"]
     if given in KEPT:
         assert answered == given
@@ -86,8 +89,8 @@ def test_failed_inference_is_503_as_the_table_says(app: Flask, client: FlaskClie
 
 
 def test_requirements_say_linux() -> None:
-    requirements = README.split("### Requirements", 1)[1].split("\n## ", 1)[0]
-    assert "**Linux.**" in requirements
+    requirements = README.split("**Requirements.**", 1)[1].split("\n## ", 1)[0]
+    assert requirements.startswith(" Linux")
     assert "tests/system-packages.txt" in requirements
 
 
@@ -97,13 +100,13 @@ def test_metrics_table_names_every_metric_with_its_help_text(client: FlaskClient
     helps = {name: text for name, text in re.findall(r"^# HELP (digitserve_\w+) (.*)$",
                                                        scraped, re.MULTILINE)
              if not name.endswith("_created")}  # creation times, outside multiprocess mode
-    rows = dict(re.findall(r"^\| `(digitserve_\w+)` \|[^|]*\|[^|]*\| (.*) \|$", README,
+    rows = dict(re.findall(r"^\| `(digitserve_\w+)` \|[^|]*\|[^|]*\| (.*) \|$", OPERATING,
                            re.MULTILINE))
     assert rows == helps
 
 
 def test_middleware_cost_quotes_the_breakdown_row_that_measures_it() -> None:
     breakdown = (REPO_ROOT / "perf" / "breakdown.py").read_text()
-    quoted = re.search(r"request id \+ metrics middleware, /predict", README)
+    quoted = re.search(r"request id \+ metrics middleware, /predict", OPERATING)
     assert quoted and "request id + metrics middleware, /predict" in breakdown
-    assert "python -m perf.breakdown" in README.split("request id + metrics middleware", 1)[0]
+    assert "python -m perf.breakdown" in OPERATING.split("request id + metrics middleware", 1)[0]

@@ -101,7 +101,7 @@ def write_card(inputs: CardInputs) -> Path:
         f"all {n} held-out digits |",
         f"| trained | {inputs.trained_on}, {inputs.train_seconds:.0f} s on CPU "
         "(2 torch threads) |", "",
-        "## Floors of issue #8", "",
+        "## The floors it was trained to", "",
         *cardtables.floors_table(s, inputs.comparison), "",
         "## Data", "",
         f"- Source: {meta['training_data']}. No other data: no other MNIST digits, no "
@@ -152,7 +152,7 @@ def write_card(inputs: CardInputs) -> Path:
         "so this recipe stays and the held-out digits were not scored again: every recipe's "
         "worst class sits at 0.97-0.98 out of fold, where a floor of 0.98 on 100 held-out "
         "digits a class is a coin toss.",
-        "- Then distillation, as the issue suggests, by the same rule (bar and seeds set before "
+        "- Then distillation, by the same rule (bar and seeds set before "
         "the runs): per fold a teacher of 32-64-128 channels trained with this recipe, then the "
         "served-size net taught by it on the very same distorted digits (0.7 of the digit loss "
         "matching the teacher at temperature 2, label smoothing 0.05, outlier weight 0.25; "

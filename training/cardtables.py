@@ -81,7 +81,7 @@ def comparison_section(v4: Scores, c: Comparison | None) -> list[str]:
 
 
 def floors_table(v4: Scores, c: Comparison | None) -> list[str]:
-    """Return each floor of issue #8, this model's figure, and whether it is met."""
+    """Return each floor the model was trained to, its figure, and whether it is met."""
     rows = [
         ("held-out accuracy >= 0.99", f"{v4.accuracy:.4f}", v4.accuracy >= 0.99),
         ("every class >= 0.98 on held-out", f"lowest {min(v4.per_class):.2f} (digit "

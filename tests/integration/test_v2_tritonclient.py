@@ -223,13 +223,13 @@ def test_broken_chunked_framing_and_chunked_bodies_over_the_limit(live_server: S
 
 def test_readme_snippet_runs(live_server: Server, monkeypatch: pytest.MonkeyPatch,
                              capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
+    readme = (REPO_ROOT / "docs" / "api.md").read_text()
     snippet = re.search(r"```python\n((?:(?!```).)*?import tritonclient.*?)```", readme,
                         re.DOTALL)
-    assert snippet, "no tritonclient snippet in the README"
+    assert snippet, "no tritonclient snippet in docs/api.md"
     code = snippet[1].replace("localhost:8000", live_server.url.removeprefix("http://"))
     monkeypatch.chdir(REPO_ROOT)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    exec(compile(code, "docs/api.md", "exec"), {"__name__": "readme"})
     printed = capsys.readouterr().out
     instances = orjson.loads((REPO_ROOT / "examples" / "batch.json").read_bytes())["instances"]
     labels = predict_batch_labels(live_server, np.array(instances, np.float32))
@@ -241,7 +241,7 @@ def test_readme_curl_example(live_server: Server) -> None:
     answer = requests.post(f"{live_server.url}/v2/models/{MODEL}/infer", data=body,
                            headers={"Content-Type": "application/json"}, timeout=5)
     assert answer.status_code == 200
-    readme = (REPO_ROOT / "README.md").read_text()
+    readme = (REPO_ROOT / "docs" / "api.md").read_text()
     shown = re.search(r"-d @examples/v2_infer.json\n(\{.*\})\n", readme)  # a console block
     assert shown, "no answer shown under the curl example"
     # The README shows the version of the model it was written with.
