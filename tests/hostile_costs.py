@@ -2,7 +2,7 @@
 
 `python -m tests.hostile_costs` builds the red team's files at full size, and photos and
 drawings at the largest sizes the budget accepts (a minute and about 1 GB to build), and for
-each runs app.inference.imaging.to_input once in a process of its own: CPU time (user +
+each runs app.inference.pictures.imaging.to_input once in a process of its own: CPU time (user +
 system) and the growth of its peak resident memory (VmHWM, reset first), with the answer.
 `--repo DIR` runs another checkout's code (an older commit's, say).
 """
@@ -99,7 +99,10 @@ ACCEPTED: dict[str, Made] = {
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from app.inference import imaging
+try:
+    from app.inference.pictures import imaging
+except ImportError:  # a checkout from before the pictures package
+    from app.inference import imaging
 data = Path(sys.argv[1]).read_bytes()
 imaging.to_input(Path("examples/pictures/paper.jpg").read_bytes(), max_pixels=4 << 20)
 def status(field):

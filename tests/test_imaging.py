@@ -1,4 +1,4 @@
-"""app.inference.imaging alone: picture files in, the model's 28x28 input out, MNIST's way."""
+"""The imaging module alone: picture files in, the model's 28x28 input out, MNIST's way."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from app.inference import imaging
-from app.inference.picture_errors import BlankImageError
-from app.inference.picture_errors import BrokenImageError
-from app.inference.picture_errors import ImageTooLargeError
-from app.inference.picture_errors import NotAnImageError
+from app.inference.pictures import imaging
+from app.inference.pictures.errors import BlankImageError
+from app.inference.pictures.errors import BrokenImageError
+from app.inference.pictures.errors import ImageTooLargeError
+from app.inference.pictures.errors import NotAnImageError
 from tests.pictures import encode
 from tests.pictures import enlarge
 from tests.pictures import heldout_uint8

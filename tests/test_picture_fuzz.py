@@ -21,9 +21,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from app.inference.layout import MAX_BLOCKS
-from app.inference.layout import MAX_EXIF_ENTRIES
-from app.inference.layout import MAX_SCANS
+from app.inference.pictures.layout import MAX_BLOCKS
+from app.inference.pictures.layout import MAX_EXIF_ENTRIES
+from app.inference.pictures.layout import MAX_SCANS
 from tests import hostile_pictures as hp
 from tests.pictures import encode
 from tests.test_hostile_images import mutate

@@ -18,9 +18,9 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app.inference import imaging
-from app.inference.picture_errors import BlankImageError
-from app.inference.picture_errors import ImageTooLargeError
+from app.inference.pictures import imaging
+from app.inference.pictures.errors import BlankImageError
+from app.inference.pictures.errors import ImageTooLargeError
 from tests import hostile_pictures as hp
 from tests.pictures import encode
 from tests.pictures import enlarge

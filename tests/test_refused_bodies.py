@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.test import TestResponse
 
-from app.inference.budget import MeteredBytes
+from app.inference.pictures.budget import MeteredBytes
 from tests import hostile_pictures as hp
 from tests.pictures import encode
 from tests.pictures import png_bomb

@@ -14,16 +14,16 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
 
-from app.inference.decoding import FloatImage
-from app.inference.imaging import to_input
 from app.inference.model import Prediction
 from app.inference.model import get_model
-from app.inference.picture_errors import BlankImageError
-from app.inference.picture_errors import BrokenImageError
-from app.inference.picture_errors import ImageError
-from app.inference.picture_errors import ImageTooComplexError
-from app.inference.picture_errors import ImageTooLargeError
-from app.inference.picture_errors import NotAnImageError
+from app.inference.pictures.decoding import FloatImage
+from app.inference.pictures.errors import BlankImageError
+from app.inference.pictures.errors import BrokenImageError
+from app.inference.pictures.errors import ImageError
+from app.inference.pictures.errors import ImageTooComplexError
+from app.inference.pictures.errors import ImageTooLargeError
+from app.inference.pictures.errors import NotAnImageError
+from app.inference.pictures.imaging import to_input
 from app.schemas import ImagePredictionSchema
 from app.schemas import ImageQuerySchema
 from app.web.errors import PictureError

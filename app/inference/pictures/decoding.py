@@ -15,16 +15,16 @@ from PIL import PngImagePlugin  # noqa: F401
 from PIL import UnidentifiedImageError
 from PIL import WebPImagePlugin  # noqa: F401
 
-from app.inference.budget import MeteredBytes
-from app.inference.budget import Overtime
-from app.inference.budget import check_size
-from app.inference.budget import cpu_budget
-from app.inference.headers import read_header
-from app.inference.layout import Header
-from app.inference.layout import check_exif
-from app.inference.picture_errors import BrokenImageError
-from app.inference.picture_errors import ImageError
-from app.inference.picture_errors import ImageTooLargeError
+from app.inference.pictures.budget import MeteredBytes
+from app.inference.pictures.budget import Overtime
+from app.inference.pictures.budget import check_size
+from app.inference.pictures.budget import cpu_budget
+from app.inference.pictures.errors import BrokenImageError
+from app.inference.pictures.errors import ImageError
+from app.inference.pictures.errors import ImageTooLargeError
+from app.inference.pictures.headers import read_header
+from app.inference.pictures.layout import Header
+from app.inference.pictures.layout import check_exif
 
 WORK_SIDE = 1024  # larger pictures are reduced to this first: the digit ends up 20 px anyway
 FloatImage = npt.NDArray[np.float32]

@@ -11,14 +11,14 @@ import re
 import struct
 from collections.abc import Callable
 
-from app.inference.jpeg_header import read_jpeg
-from app.inference.layout import MAX_BLOCKS
-from app.inference.layout import MAX_INFLATED
-from app.inference.layout import RLE_MAX_PIXELS
-from app.inference.layout import Header
-from app.inference.layout import count
-from app.inference.picture_errors import ImageTooLargeError
-from app.inference.picture_errors import NotAnImageError
+from app.inference.pictures.errors import ImageTooLargeError
+from app.inference.pictures.errors import NotAnImageError
+from app.inference.pictures.jpeg_header import read_jpeg
+from app.inference.pictures.layout import MAX_BLOCKS
+from app.inference.pictures.layout import MAX_INFLATED
+from app.inference.pictures.layout import RLE_MAX_PIXELS
+from app.inference.pictures.layout import Header
+from app.inference.pictures.layout import count
 
 FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
 _GIF_BLOCK = re.compile(rb"[!,;]")  # an extension, an image, the trailer
@@ -42,7 +42,7 @@ def read_header(data: bytes) -> Header:
     """Read a picture's format and size, and check its structure, without decoding it.
 
     :raises ImageError: NotAnImageError for a foreign format or kind; ImageTooComplexError or
-        ImageTooLargeError for a structure past the limits in app.inference.layout.
+        ImageTooLargeError for a structure past the limits in app.inference.pictures.layout.
     """
     return _READERS[sniff(data)](data)
 

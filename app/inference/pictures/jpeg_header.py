@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from app.inference.layout import MAX_BLOCKS
-from app.inference.layout import MAX_SCANS
-from app.inference.layout import Header
-from app.inference.layout import check_exif
-from app.inference.layout import count
-from app.inference.picture_errors import NotAnImageError
+from app.inference.pictures.errors import NotAnImageError
+from app.inference.pictures.layout import MAX_BLOCKS
+from app.inference.pictures.layout import MAX_SCANS
+from app.inference.pictures.layout import Header
+from app.inference.pictures.layout import check_exif
+from app.inference.pictures.layout import count
 
 _SEQUENTIAL = frozenset({0xC0, 0xC1, 0xC9})  # baseline, extended, arithmetic-coded
 _PROGRESSIVE = frozenset({0xC2, 0xCA})  # Huffman- or arithmetic-coded

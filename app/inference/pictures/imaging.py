@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from app.inference.decoding import FloatImage
-from app.inference.decoding import read_grey
-from app.inference.picture_errors import BlankImageError
+from app.inference.pictures.decoding import FloatImage
+from app.inference.pictures.decoding import read_grey
+from app.inference.pictures.errors import BlankImageError
 
 SIDE = 28  # the model's input is SIDE x SIDE
 BOX = 20  # MNIST: the digit's longer side is scaled to 20 px...
@@ -21,7 +21,7 @@ def to_input(data: bytes, *, max_pixels: int, cpu_seconds: float | None = None) 
     cpu_seconds: how long decoding may take (default: budget.cpu_budget(max_pixels)).
 
     :raises ImageError: (one of its subclasses) if the file cannot be read within its budget
-        (app.inference.budget), or shows no ink.
+        (app.inference.pictures.budget), or shows no ink.
     """
     # One expression: a name holding the grey picture while find_ink makes its copies makes
     # glibc map fresh pages for them (measured on a 410x343 PNG: 623 page faults, not 380).

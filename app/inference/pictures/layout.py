@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from app.inference.picture_errors import ImageTooComplexError
+from app.inference.pictures.errors import ImageTooComplexError
 
 # Chunks (PNG, WebP), blocks before the first image (GIF), segments and stray bytes (JPEG).
 # A 4 MB PNG in libpng's 8 KB IDAT chunks has about 500.

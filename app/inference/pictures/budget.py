@@ -13,8 +13,8 @@ import time
 
 from PIL import Image
 
-from app.inference.layout import Header
-from app.inference.picture_errors import ImageTooLargeError
+from app.inference.pictures.errors import ImageTooLargeError
+from app.inference.pictures.layout import Header
 
 # A whole-image JPEG buffer costs 2 bytes a sample: 8 samples a pixel of max_pixels is 16
 # bytes a pixel, what decoding the largest WebP allowed costs (64 MB at 4 megapixels).
