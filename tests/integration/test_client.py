@@ -4,6 +4,7 @@ tables and JSON, exit statuses, and retries while the server is not up yet."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -134,3 +135,16 @@ def test_the_python_api(live_server: Server) -> None:
         with pytest.raises(ClientError) as refused:
             client.call("POST", "/predict", json={"data": [0.5]})
         assert refused.value.status == 422 and "failed validation" in refused.value.message
+
+
+def test_the_readme_python_snippet_runs(live_server: Server, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    snippet = re.search(r"```python\n((?:(?!```).)*?from digitserve_client import Client.*?)```",
+                        readme, re.DOTALL)
+    assert snippet, "no client snippet in the README"
+    monkeypatch.chdir(REPO_ROOT)
+    exec(compile(snippet[1].replace("http://127.0.0.1:8000", live_server.url), "README.md",
+                 "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["0", "[9, 0, 3, 8, 5, 7, 3, 4]"]
