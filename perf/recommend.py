@@ -139,9 +139,11 @@ def sureness(chosen: Row, per_config: dict[str, Row], unjudged: dict[str, Row],
         figures = f"{chosen['server_us_per_req']:.0f} us, req/s {chosen['rps']:.0f}"
     text = (f"**{'Firm' if firm else 'Tentative'}**: {chosen['rounds']} quiet round(s) of "
             f"{chosen['config']} at {chosen['users']} users, server CPU per request {figures}.")
-    if chosen["rounds"] < 2 or spread > FIRM_SPREAD_PCT:
-        text += (" Firm needs 2 or more quiet rounds within "
-                 f"{FIRM_SPREAD_PCT:g}% of each other: add `--repeat`.")
+    if chosen["rounds"] < 2:
+        text += " Firm needs 2 or more quiet rounds: add `--repeat`."
+    elif spread > FIRM_SPREAD_PCT:
+        text += (f" Firm needs its rounds within {FIRM_SPREAD_PCT:g}% of each other: the "
+                 "machine's speed varied between them (see the CPU probe below).")
     rivals = sorted((r for r in per_config.values() if r is not chosen),
                     key=lambda r: -r["projected_rps"])
     if rivals:

@@ -45,15 +45,21 @@ def sweep(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str
             with running(config, raw, args.server_cpus or None, args.warmup) as server:
                 for users in args.users:
                     done = len({(r["round"], r["config"], r["users"]) for r in rows})
-                    per_cell = (time.monotonic() - started) / done if done else args.duration + 5
+                    per_run = (time.monotonic() - started) / done if done else args.duration + 3
                     print(f"[{done + 1}/{total}] round {round_no}/{args.repeat} · {config.label}"
                           f" · {users} users · {args.duration:g} s · about "
-                          f"{per_cell * (total - done):.0f} s left", file=sys.stderr, flush=True)
+                          f"{per_run * (total - done):.0f} s left", file=sys.stderr, flush=True)
                     load = Load(users=users, **load_of)
                     for attempt in range(args.noisy_retries + 1):
+                        # Waits and retries stop once the runs left would pass --time-budget.
+                        spare = (not args.time_budget or time.monotonic() - started
+                                 + per_run * (total - done) < args.time_budget)
+                        if attempt and not spare:
+                            break
                         prefix = raw / (f"r{round_no}-{config.label.replace(' ', '_')}-u{users}"
                                         + (f"-retry{attempt}" if attempt else ""))
-                        rows.append(run_once(args, server, config, load, prefix, round_no))
+                        rows.append(run_once(args, server, config, load, prefix, round_no,
+                                             args.quiet_wait if spare else 0.0))
                         if not rows[-1]["noisy"]:
                             break
     if not args.overhead:
@@ -73,9 +79,9 @@ def server_cpus(args: argparse.Namespace) -> int:
 
 
 def run_once(args: argparse.Namespace, server: Server, config: ServerConfig, load: Load,
-             prefix: Path, round_no: int) -> dict[str, Any]:
-    """Wait for a quiet machine, run one cell, judge its noise and print its result."""
-    idle_pct = wait_quiet(args.quiet_wait, below=noise.NOISY_PCT)
+             prefix: Path, round_no: int, quiet_wait: float) -> dict[str, Any]:
+    """Wait (up to quiet_wait s) for a quiet machine, run one cell, judge its noise, print it."""
+    idle_pct = wait_quiet(quiet_wait, below=noise.NOISY_PCT)
     row = cell_runner(args)(server, config, load, prefix, server_cpus(args))
     row.update(round=round_no, idle_cpu_pct=idle_pct, model_sha256=server.model.get("sha256", ""))
     row["noisy"] = noise.is_noisy(row)

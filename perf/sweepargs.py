@@ -19,12 +19,13 @@ CPUS = len(os.sched_getaffinity(0))
 # Worker counts: one, the cores, cores + 1 and twice the cores (does a spare worker fill idle
 # time, or only queue for the same cores?).
 FULL = {"workers": sorted({1, CPUS, CPUS + 1, 2 * CPUS}), "users": [4, 16, 64], "duration": 7.0,
-        "repeat": 2, "warmup": 1.0, "overhead": True, "quiet_wait": 5.0, "noisy_retries": 1}
+        "repeat": 2, "warmup": 1.0, "overhead": True, "quiet_wait": 5.0, "noisy_retries": 1,
+        "time_budget": 0.0}
 # One worker, one per core, one more, loaded by wrk when installed: it leaves the server the
 # cores (Locust, on the same cores, takes most of one), so every cell can fill the machine.
-QUICK = {"workers": sorted({1, CPUS, CPUS + 1}), "users": [16], "duration": 5.0, "repeat": 2,
+QUICK = {"workers": sorted({1, CPUS, CPUS + 1}), "users": [8], "duration": 5.0, "repeat": 3,
          "warmup": 0.5, "overhead": False, "quiet_wait": 3.0, "noisy_retries": 1,
-         "generator": "wrk" if wrk_path() else "locust"}
+         "time_budget": 110.0, "generator": "wrk" if wrk_path() else "locust"}
 
 
 def int_list(text: str) -> list[int]:
@@ -37,7 +38,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m perf.sweep", description=DESCRIPTION)
     add = parser.add_argument
     add("--quick", action="store_true",
-        help=f"{QUICK['workers']} sync workers x {QUICK['users'][0]} connections x 5 s x 2 "
+        help=f"{QUICK['workers']} sync workers x {QUICK['users'][0]} connections x 5 s x 3 "
              "rounds, wrk when installed (about a minute)")
     add("--config", type=Path, help="JSON file of option values (keys as below, _ for -)")
     add("--workers", type=int_list, help=f"worker counts (default {FULL['workers']})")
@@ -66,6 +67,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="before each cell, wait up to this many s for other load to stop (default 5)")
     add("--noisy-retries", type=int, default=None,
         help="run a noisy cell again up to this many times (default 1)")
+    add("--time-budget", type=float, default=None,
+        help="s: stop waiting for quiet and retrying noisy cells once the runs left would pass "
+             "it (default none; --quick 110)")
     add("--out", type=Path, help="output folder (default perf/results/<timestamp>)")
     args = parser.parse_args(argv)
     preset = {"ort_threads": [1], "gthread": [], "user_class": "CapacityUser", "batch_size": 32,
