@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from perf.recommend import left_out  # noqa: E402
+
 Rows = list[dict[str, Any]]
 
 
@@ -33,8 +35,53 @@ def _finish(fig: Figure, ax: Axes, path: Path) -> None:
     plt.close(fig)
 
 
-def throughput_vs_workers(summary: Rows, path: Path) -> None:
-    """Plot median req/s against workers (min-max bars), one line per variant x users."""
+def judged(summary: Rows, slo: float) -> list[tuple[dict[str, Any], str | None]]:
+    """Return each config's cell the recommendation judges it by (its best eligible one, by
+    projection) with None; or, for a config with none eligible, its cheapest cell and why."""
+    best: dict[str, tuple[tuple[bool, float], dict[str, Any], str | None]] = {}
+    for row in summary:
+        why = left_out(row, slo)
+        rank = (why is None, row["projected_rps"] if why is None else -row["server_us_per_req"])
+        if row["config"] not in best or rank > best[row["config"]][0]:
+            best[row["config"]] = (rank, row, why)
+    cells = [(row, why) for _, row, why in best.values()]
+    return sorted(cells, key=lambda c: (c[0]["variant"], c[0]["workers"]), reverse=True)
+
+
+def server_cpu_per_request(summary: Rows, path: Path, slo: float,
+                           chosen: dict[str, Any] | None) -> None:
+    """Plot each config's server CPU per request (min-max over rounds), the recommended one
+    marked; configs with no eligible cell hatched grey."""
+    cells = judged(summary, slo)
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.45 * len(cells)))
+    for y, (row, why) in enumerate(cells):
+        ok = why is None
+        mine = chosen is not None and row["config"] == chosen["config"]
+        err = [[row["server_us_per_req"] - row["server_us_per_req_min"]],
+               [row["server_us_per_req_max"] - row["server_us_per_req"]]]
+        ax.barh(y, row["server_us_per_req"], xerr=err, capsize=3,
+                color="C2" if mine else ("C0" if ok else "lightgrey"),
+                hatch=None if ok else "//", edgecolor="black" if mine else "grey")
+        usable = min(row["workers"] * max(row["ort_threads"], 1), row["cpus"])
+        note = (f"{row['server_us_per_req']:.0f} us ({row['users']} users): "
+                f"{row['projected_rps']:.0f} req/s on {usable} core{'s' * (usable > 1)}")
+        note += "  RECOMMENDED" if mine else ("" if ok else f"  (left out: {why})")
+        ax.annotate(note, (row["server_us_per_req_max"], y), xytext=(4, -3), fontsize=8,
+                    textcoords="offset points", fontweight="bold" if mine else "normal")
+    ax.set_yticks(range(len(cells)), [row["config"] for row, _ in cells])
+    ax.set_xlim(0, 1.9 * max((r["server_us_per_req_max"] for r, _ in cells), default=1))
+    ax.set(xlabel="server CPU us per request (lower is better; bars: min-max over rounds)")
+    ax.set_title("Server CPU per request by config, and what it projects to (the recommendation's"
+                 " figures)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def throughput_vs_workers(summary: Rows, path: Path, chosen: dict[str, Any] | None) -> None:
+    """Plot median req/s against workers (min-max bars), one line per variant x users; a star
+    on the recommended cell."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (variant, users), rows in series(summary, "variant", "users").items():
         x = [r["workers"] for r in rows]
@@ -44,6 +91,9 @@ def throughput_vs_workers(summary: Rows, path: Path) -> None:
         gen = [r for r in rows if r["generator_bound"]]
         ax.scatter([r["workers"] for r in gen], [r["rps"] for r in gen], s=120,
                    facecolors="none", edgecolors="red")
+    if chosen is not None:
+        ax.scatter([chosen["workers"]], [chosen["rps"]], s=260, marker="*", color="gold",
+                   edgecolors="black", zorder=5, label=f"recommended: {chosen['config']}")
     ax.set(xlabel="gunicorn workers", ylabel="requests/s (median, min-max)",
            title="Throughput vs workers (red ring: generator-bound)")
     ax.set_xticks(sorted({r["workers"] for r in summary}))
@@ -87,11 +137,13 @@ def throughput_vs_p99(summary: Rows, path: Path, slo: float) -> None:
     _finish(fig, ax, path)
 
 
-def write_charts(out: Path, summary: Rows, slo: float) -> list[str]:
-    """Write the three PNGs into out; return their file names."""
+def write_charts(out: Path, summary: Rows, slo: float, chosen: dict[str, Any] | None) -> list[str]:
+    """Write the four PNGs into out; return their file names."""
     if not summary:
         return []
-    throughput_vs_workers(summary, out / "throughput_vs_workers.png")
+    server_cpu_per_request(summary, out / "server_cpu_per_request.png", slo, chosen)
+    throughput_vs_workers(summary, out / "throughput_vs_workers.png", chosen)
     latency_vs_workers(summary, out / "latency_vs_workers.png", slo)
     throughput_vs_p99(summary, out / "throughput_vs_p99.png", slo)
-    return ["throughput_vs_workers.png", "latency_vs_workers.png", "throughput_vs_p99.png"]
+    return ["server_cpu_per_request.png", "throughput_vs_workers.png", "latency_vs_workers.png",
+            "throughput_vs_p99.png"]

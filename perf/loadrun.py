@@ -13,8 +13,14 @@ from typing import Any
 
 import psutil
 
+from perf.history import load_window
+from perf.history import read_history
+from perf.history import requests_at
+from perf.history import steady_rps
 from perf.memory import worker_memory
 from perf.memory import worker_processes
+from perf.noise import foreign_cpu_pct
+from perf.sampling import Sample
 from perf.sampling import TreeSampler
 from perf.sampling import cpu_percent
 from perf.sampling import idle_workers
@@ -64,27 +70,6 @@ def read_aggregated(csv_prefix: Path) -> dict[str, str]:
     return rows[0]
 
 
-def load_window(csv_prefix: Path) -> tuple[float, float]:
-    """Return the wall-clock span in which all users ran, from `<prefix>_stats_history.csv`."""
-    with open(f"{csv_prefix}_stats_history.csv", newline="") as handle:
-        stamps = [int(row["Timestamp"]) for row in csv.DictReader(handle)
-                  if int(row["User Count"] or 0) > 0]
-    if not stamps:
-        return 0.0, 0.0
-    # Whole-second stamps: skip the ramp's second when the run is long enough to spare it.
-    return (stamps[0] + 1.0, float(stamps[-1])) if len(stamps) > 3 else (stamps[0], stamps[-1] + 1)
-
-
-def steady_rps(csv_prefix: Path, users: int) -> float:
-    """Return req/s once every user had started (0.0 if that phase was under 2 s long)."""
-    with open(f"{csv_prefix}_stats_history.csv", newline="") as handle:
-        full = [(int(row["Timestamp"]), int(row["Total Request Count"]))
-                for row in csv.DictReader(handle) if int(row["User Count"] or 0) >= users]
-    if len(full) < 3 or full[-1][0] - full[0][0] < 2:
-        return 0.0
-    return (full[-1][1] - full[0][1]) / (full[-1][0] - full[0][0])
-
-
 def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
              cpus: int) -> dict[str, Any]:
     """Run Locust once against server; return one summary row (latencies in ms)."""
@@ -99,54 +84,56 @@ def run_cell(server: Server, config: ServerConfig, load: Load, csv_prefix: Path,
     if code not in (0, 1):  # 1 only means some requests failed
         raise RuntimeError(f"locust exited with {code}; see {csv_prefix}_locust.log")
     row = read_aggregated(csv_prefix)
-    first, last = sampler.window(*load_window(csv_prefix))
+    history = read_history(csv_prefix)
+    # CPU per request from the steady window only: Locust's start (its calibration sends the
+    # 1000 held-out digits as batches) is not load, and would weigh on a short cell.
+    first, last = sampler.window(*load_window(history))
+    served = requests_at(history, last.t) - requests_at(history, first.t)
     locust_pct, locust_peak = cpu_percent(first, last, "generator")
     requests = int(row["Request Count"])
-    rps = float(row["Requests/s"])
     return {**common_row(server, config, load, sampler, (first, last), (before, after),
-                         requests, cpus),
-            "generator": "locust", "failures": int(row["Failure Count"]),
+                         served, cpus),
+            "generator": "locust", "requests": requests, "failures": int(row["Failure Count"]),
             "error_ratio": int(row["Failure Count"]) / requests if requests else 1.0,
             "rps": float(row["Requests/s"]),
-            "steady_rps": steady_rps(csv_prefix, load.users),
+            "steady_rps": steady_rps(history, load.users),
             "images_per_s": float(row["Requests/s"]) * (load.batch_size
                                                         if load.user_class == "BatchUser" else 1),
             "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]),
             "p99_ms": float(row["99%"]), "max_ms": float(row["Max Response Time"]),
             "avg_ms": float(row["Average Response Time"]),
             "gen_cpu_pct": locust_pct, "gen_peak_proc_pct": locust_peak,
-            # Per request from the steady window (Locust's start-up is not load).
-            "gen_us_per_req": 1e4 * locust_pct / rps if rps else 0.0,
+            "gen_us_per_req": 1e4 * locust_pct * (last.t - first.t) / served if served else 0.0,
             "generator_bound": locust_peak > GENERATOR_BOUND_PCT}
 
 
 def common_row(server: Server, config: ServerConfig, load: Load, sampler: TreeSampler,
-               window: tuple[Any, Any], cpu: tuple[dict[int, float], dict[int, float]],
-               requests: int, cpus: int) -> dict[str, Any]:
+               window: tuple[Sample, Sample], cpu: tuple[dict[int, float], dict[int, float]],
+               served: float, cpus: int) -> dict[str, Any]:
     """Return the figures every cell has whatever the generator: config, server CPU, memory.
 
-    `window` is the steady part's first and last sample; `cpu` the server tree's CPU seconds
-    per pid before and after the run.
+    `window` is the steady part's first and last sample and `served` the requests answered
+    between them; `cpu` the server tree's CPU seconds per pid before and after the whole run.
     """
     first, last = window
     before, after = cpu
-    server_cpu_s = sum(after.values()) - sum(before.values())
+    span = max(last.t - first.t, 1e-9)
     workers = {proc.pid for proc in worker_processes(server.proc.pid)}
     server_pct, _ = cpu_percent(first, last, "server")
     gen_pct, _ = cpu_percent(first, last, "generator") if "generator" in last.cpu else (0.0, 0.0)
-    machine_pct = 100 * (last.machine_busy_s - first.machine_busy_s) / max(last.t - first.t, 1e-9)
+    machine_pct = 100 * (last.machine_busy_s - first.machine_busy_s) / span
     rss = peak_rss_mb(sampler.samples, "server")
     memory = worker_memory(server.proc.pid)
-    us_per_req = 1e6 * server_cpu_s / requests if requests else 0.0
+    us_per_req = 1e4 * server_pct * span / served if served > 0 else 0.0
     return {
         "config": config.label, "variant": config.variant, "workers": config.workers,
         "worker_class": config.worker_class, "threads": config.threads,
         "ort_threads": config.ort_threads, "user_class": load.user_class, "users": load.users,
-        "requests": requests, "server_cpu_pct": server_pct, "server_us_per_req": us_per_req,
+        "server_cpu_pct": server_pct, "server_us_per_req": us_per_req,
         "server_rps_per_core": 1e6 / us_per_req if us_per_req else 0.0,
         "rss_per_worker_mb": sum(rss) / len(rss) if rss else 0.0, "rss_total_mb": sum(rss),
         "pss_per_worker_mb": memory["pss_mb"], "private_per_worker_mb": memory["private_mb"],
         "machine_cpu_pct": machine_pct, "idle_workers": idle_workers(before, after, workers),
-        "other_cpu_pct": max(machine_pct - server_pct - gen_pct, 0.0), "cpus": cpus,
+        "foreign_cpu_pct": foreign_cpu_pct(first, last, server_pct + gen_pct), "cpus": cpus,
         "machine_cpus": psutil.cpu_count() or cpus,
     }

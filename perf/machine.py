@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
+import time
 from importlib import metadata
 from typing import Any
 
@@ -37,6 +39,20 @@ def git_commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def cpu_probe_ms(runs: int = 7) -> float:
+    """Time a fixed pure-Python loop (the median of `runs`, in CPU ms): higher is a slower CPU.
+
+    A VM's host can slow its cores (other guests on them) without any process here using more
+    CPU; this reading shows it, run against run.
+    """
+    times = []
+    for _ in range(runs):
+        started = time.process_time()
+        sum(range(1_000_000))
+        times.append(1000 * (time.process_time() - started))
+    return round(statistics.median(times), 1)
+
+
 def describe() -> dict[str, Any]:
     """Return host, CPU, memory, load, versions and commit as a flat dict."""
     versions = {}
@@ -55,4 +71,5 @@ def describe() -> dict[str, Any]:
         "load_avg": [round(x, 2) for x in os.getloadavg()],
         "versions": versions,
         "git_commit": git_commit(),
+        "cpu_probe_ms": cpu_probe_ms(),
     }

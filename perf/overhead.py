@@ -11,6 +11,8 @@ from typing import Any
 
 from perf.loadrun import CellRunner
 from perf.loadrun import Load
+from perf.noise import NOISY_PCT
+from perf.noise import is_noisy
 from perf.sampling import wait_quiet
 from perf.server import ServerConfig
 from perf.server import running
@@ -27,24 +29,28 @@ def measure(config: ServerConfig, capacity: Load, raw: Path, args: argparse.Name
     with running(config, raw, args.server_cpus or None, args.warmup) as server:
         for round_no in range(1, max(2, args.repeat) + 1):
             for user_class in ("CapacityUser", "LivezUser"):
-                idle_pct = wait_quiet(args.quiet_wait)
+                idle_pct = wait_quiet(args.quiet_wait, below=NOISY_PCT)
                 row = run_cell(server, config, replace(capacity, user_class=user_class),
                                raw / f"overhead-r{round_no}-{user_class}", server_cpus)
-                rows.append({**row, "round": round_no, "idle_cpu_pct": idle_pct})
+                row.update(round=round_no, idle_cpu_pct=idle_pct)
+                rows.append({**row, "noisy": is_noisy(row)})
                 print(f"    {user_class}: {row['rps']:.0f} req/s, server "
                       f"{row['server_us_per_req']:.0f} us/req", file=sys.stderr, flush=True)
     return rows
 
 
 def ratio(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return /predict and /livez capacity (medians) and their ratios, by req/s and by CPU."""
+    """Return /predict and /livez capacity (medians of the quiet runs, or of all when none was
+    quiet) and their ratios, by req/s and by CPU."""
     by = {name: [r for r in rows if r["user_class"] == name]
           for name in ("CapacityUser", "LivezUser")}
+    by = {name: [r for r in group if not r.get("noisy")] or group for name, group in by.items()}
     if not rows or not all(by.values()):
         return {}
     med = {name: {key: statistics.median(r[key] for r in group) for key in KEYS}
            for name, group in by.items()}
     predict, livez = med["CapacityUser"], med["LivezUser"]
     return {"config": rows[0]["config"], "users": rows[0]["users"], "predict": predict,
+            "noisy_runs": sum(bool(r.get("noisy")) for r in rows), "runs": len(rows),
             "livez": livez, "ratio_rps": predict["rps"] / livez["rps"],
             "ratio_cpu": livez["server_us_per_req"] / predict["server_us_per_req"]}

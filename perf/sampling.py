@@ -16,12 +16,14 @@ QUIET_PCT = 20.0  # machine CPU (100 = one core) below which the idle machine co
 
 @dataclass(frozen=True)
 class Sample:
-    """One reading: wall time, CPU seconds per pid of each tree, RSS per pid, machine busy s."""
+    """One reading: wall time, CPU seconds per pid of each tree, RSS per pid, machine busy s,
+    and the CPU seconds of this process (the sampler and whatever else runs in it)."""
 
     t: float
     cpu: dict[str, dict[int, float]]
     rss: dict[str, dict[int, int]]
     machine_busy_s: float
+    own_s: float = 0.0
 
 
 def tree_cpu(pid: int) -> dict[int, float]:
@@ -87,7 +89,8 @@ class TreeSampler:
     def read(self) -> Sample:
         """Take one reading now (and keep it)."""
         sample = Sample(time.time(), {n: tree_cpu(p) for n, p in self.roots.items()},
-                        {n: tree_rss(p) for n, p in self.roots.items()}, machine_busy_s())
+                        {n: tree_rss(p) for n, p in self.roots.items()}, machine_busy_s(),
+                        time.process_time())
         self.samples.append(sample)
         return sample
 
@@ -144,14 +147,14 @@ def machine_cpu_pct(seconds: float = 1.0) -> float:
     return 100 * (machine_busy_s() - before) / (time.time() - start)
 
 
-def wait_quiet(max_wait_s: float) -> float:
-    """Wait (up to max_wait_s) until the machine, with our server idle, is nearly idle.
+def wait_quiet(max_wait_s: float, below: float = QUIET_PCT) -> float:
+    """Wait (up to max_wait_s) until the machine, with our server idle, uses under `below` %.
 
     :returns: the machine's CPU % in the last half second measured (100 = one core).
     """
     deadline = time.monotonic() + max_wait_s
     busy = machine_cpu_pct(0.5)
-    while busy >= QUIET_PCT and time.monotonic() < deadline:
+    while busy >= below and time.monotonic() < deadline:
         print(f"    waiting for other load to stop (machine CPU {busy:.0f}%)", file=sys.stderr,
               flush=True)
         busy = machine_cpu_pct(0.5)

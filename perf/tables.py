@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from perf import noise
+from perf.recommend import Recommendation
+from perf.reportnotes import notes
+
 OFFERED_WAIT_S = {"TypicalUser": 2.0, "StressUser": 0.3}  # mean of each class's between(a, b)
 ROUNDED_ABOVE_MS = 100  # Locust keeps 2 significant digits for response times above this
 
@@ -21,8 +25,8 @@ def table(summary: list[dict[str, Any]]) -> str:
     head += ["offered req/s", "steady req/s"] if wait else []
     head += ["p50 ms", "p95 ms", "p99 ms", "max ms", "failures", "server CPU %",
              "server us/req", "req/s per server core", "generator us/req", "generator CPU %",
-             "MB/worker RSS/PSS/private", "other CPU %", "rounds with an idle worker",
-             "saturated"]
+             "MB/worker RSS/PSS/private", "foreign CPU %", "noisy runs",
+             "rounds with an idle worker", "saturated"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(summary, key=lambda r: (r["variant"], r["workers"], r["users"])):
         cells = [r["config"], str(r["users"]),
@@ -36,8 +40,9 @@ def table(summary: list[dict[str, Any]]) -> str:
                   f"{r['gen_cpu_pct']:.0f}" + (" **GEN-BOUND**" if r["generator_bound"] else ""),
                   f"{r['rss_per_worker_mb']:.0f}/{r['pss_per_worker_mb']:.0f}/"
                   f"{r['private_per_worker_mb']:.0f}",
-                  f"{r['other_cpu_pct']:.0f}",
-                  f"{r.get('idle_worker_rounds', '?')} of {r['rounds']}", r["saturated"]]
+                  f"{r['foreign_cpu_pct']:.0f}", f"{r['noisy_runs']} of {r['runs']}",
+                  f"{r.get('idle_worker_rounds', '?')} of {r['rounds']}",
+                  r["saturated"] + (", noisy" if r["noisy"] else "")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -53,8 +58,11 @@ def overhead_section(ratio: dict[str, Any]) -> str:
     caveat = (f" **Generator-bound** on {' and '.join(bound)} (a generator process above 90% CPU): "
               "that side's capacity is a lower bound, so the req/s ratio is only indicative; "
               "the CPU ratio does not depend on the generator." if bound else "")
+    noisy = ratio.get("noisy_runs", 0)
     return (f"Same server ({ratio['config']}) and generator ({ratio['users']} users), runs "
-            "alternated:\n\n| endpoint | req/s | p99 ms | server us/req | generator CPU % |\n"
+            f"alternated ({noisy} of {ratio.get('runs', 0)} noisy"
+            f"{', left out' if noisy else ''}):\n\n"
+            "| endpoint | req/s | p99 ms | server us/req | generator CPU % |\n"
             "|---|---|---|---|---|\n"
             f"| /predict (CapacityUser) | {p['rps']:.0f} | {ms(p['p99_ms'])} | "
             f"{p['server_us_per_req']:.0f} | {p['gen_cpu_pct']:.0f} |\n"
@@ -65,18 +73,28 @@ def overhead_section(ratio: dict[str, Any]) -> str:
             f"{ratio['ratio_cpu']:.2f}.{caveat}\n")
 
 
-def markdown(summary: list[dict[str, Any]], why: str, ratio: dict[str, Any],
+def opening(choice: Recommendation, summary: list[dict[str, Any]]) -> str:
+    """Return the report's first section: the setting to use and how sure it is."""
+    if choice.chosen is None:
+        return f"## Setting to use\n\n**{choice.why}**\n\n{noise.describe(summary)}\n"
+    return (f"## Setting to use\n\n```bash\n{choice.setting} gunicorn -c gunicorn.conf.py "
+            f"wsgi:app\n```\n\n{choice.sureness}\n")
+
+
+def markdown(summary: list[dict[str, Any]], choice: Recommendation, ratio: dict[str, Any],
              meta: dict[str, Any], options: dict[str, Any], pngs: list[str]) -> str:
     """Return the whole report.md."""
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     rounded = any(r[k] > ROUNDED_ABOVE_MS for r in summary for k in ("p95_ms", "p99_ms"))
     gen_bound = sum(r["generator_bound"] for r in summary)
     parts = [
-        "# digitserve worker-count sweep\n",
+        "# digitserve worker-count sweep\n", opening(choice, summary),
         f"- Date: {meta['started']} (took {meta['elapsed_s']:.0f} s)",
         f"- Machine: {meta['host']}, {meta['cpu']}, {meta['cpus']} CPUs, "
         f"{meta['memory_gib']} GiB, kernel {meta['kernel']}; load average at start "
-        f"{meta['load_avg']}",
+        f"{meta['load_avg']}; CPU probe (a fixed Python loop, lower is faster) "
+        f"{meta.get('cpu_probe_ms', '?')} ms at the start, {meta.get('cpu_probe_end_ms', '?')} "
+        "at the end",
         f"- Software: Python {meta['python']}, {versions}; commit {meta['git_commit']}; "
         f"model sha256 {meta['model_sha256'][:12]}",
         f"- Command: `{meta['command']}`",
@@ -84,37 +102,12 @@ def markdown(summary: list[dict[str, Any]], why: str, ratio: dict[str, Any],
         f"cell, {options['repeat']} interleaved round(s), Locust processes "
         f"{options['locust_processes']}, server CPUs {options['server_cpus'] or 'all'}, Locust "
         f"CPUs {options['locust_cpus'] or 'all'}\n",
-        "## Recommendation\n", why + "\n",
-        "## Results (medians over rounds)\n", table(summary) + "\n",
-        "- **server us/req**: CPU time of the whole gunicorn tree divided by requests served. "
-        "It is far steadier than req/s on a shared machine: compare configs and code versions "
-        "with it.",
-        "- **req/s per server core**: 1,000,000 / server us/req, what one core of server buys. "
-        "The recommendation projects it onto the cores each config's workers can use, so a "
-        "config is not preferred because the generator happened to spend less on it.",
-        "- **generator us/req** and **generator CPU %**: the load generator's own CPU (100 = "
-        "one core). Cells where a generator process passed 90% are **GEN-BOUND**: the "
-        "generator, not the server, set the pace; the recommendation ignores them "
-        f"({gen_bound} here).",
-        "- **MB/worker RSS/PSS/private**: at the end of the cell; private (smaps Private_Clean "
-        "+ Private_Dirty) is what one more worker adds to the machine.",
-        "- **saturated**: which side ran out of CPU: `server` (gunicorn used >= 90% of the "
-        "cores its workers can use), `generator`, `machine` (server and Locust together filled "
-        "the CPUs), or `-` (neither: latency-bound); `noisy` when the machine was over 20% busy "
-        "just before the cell with our server idle, or when CPU not charged to the server or "
-        "the generator (**other CPU %**: kernel, the sampler, other tenants) passed 60% during it: "
-        "req/s and latency are unreliable there.",
-        "- **rounds with an idle worker**: rounds in which a worker used under 5% of the "
-        "server's CPU. With keep-alive (gthread) the generator's connections can all sit on "
-        "some workers while the others idle: such rounds measure the spread of connections, "
-        "not the config. Sync workers take a new connection per request.",
-        "- Locust keeps response times above 100 ms rounded to two significant digits "
-        "(147 ms is stored as 150): values marked `~` are approximate to about 5%"
-        + (" and some percentiles above are in that range." if rounded else "; none here.")
-        + " Below 100 ms the resolution is 1 ms.\n",
+        "## Recommendation\n", (choice.why if choice.chosen else "None: see above.") + "\n",
+        "## Results (medians over quiet rounds)\n", table(summary) + "\n",
+        *notes(gen_bound, rounded),
         "## App overhead (/predict vs /livez capacity)\n", overhead_section(ratio),
         "## Charts\n", *[f"![{name}]({name})\n" for name in pngs],
-        "Raw Locust CSVs and logs (or wrk's JSON) are in `raw/`; every round is in "
+        "Raw Locust CSVs and logs (or wrk's JSON) are in `raw/`; every run is in "
         "`rounds.csv`.\n",
     ]
     return "\n".join(parts)

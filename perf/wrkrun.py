@@ -102,8 +102,8 @@ def run_wrk_cell(server: Server, config: ServerConfig, load: Load, prefix: Path,
     gen_pct = 100 * result["generator_cpu_s"] / load.duration_s
     row = common_row(server, config, load, sampler, (first, last), (before, after), requests,
                      cpus)
-    row["other_cpu_pct"] = max(row["other_cpu_pct"] - gen_pct, 0.0)
-    return {**row, "generator": "wrk", "failures": result["errors"],
+    row["foreign_cpu_pct"] = max(row["foreign_cpu_pct"] - gen_pct, 0.0)
+    return {**row, "generator": "wrk", "requests": requests, "failures": result["errors"],
             "error_ratio": result["errors"] / requests if requests else 1.0,
             "rps": result["rps"], "steady_rps": result["rps"], "images_per_s": result["rps"],
             "p50_ms": result["p50_us"] / 1000, "p95_ms": result["p95_us"] / 1000,
