@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from gunicorn.errors import HaltServer
 from app.server import halting
 from app.server import logformat
 from app.server import metricsdir
+from app.server.serverlog import LossyHandler
 
 
 def record(name: str, message: str, args: object = None) -> logging.LogRecord:
@@ -94,3 +97,31 @@ def test_a_failed_boot_halts_once_however_many_workers_fail() -> None:
         arbiter.reap_workers()
     arbiter.stop()  # ...and halting reaps the others without raising again
     assert arbiter.reaps == 4
+
+
+def test_a_handler_on_a_socket_closes_its_descriptor_once() -> None:
+    """Gunicorn sets its handlers up again on every HUP: the old handler, once collected, must
+    not close the descriptor number the new one was given (the journald case)."""
+    ours, journal = socket.socketpair()
+    journal.settimeout(5)
+    with ours, journal, os.fdopen(os.dup(ours.fileno()), "w") as stream:
+        old = LossyHandler("-", stream)
+        old.close()
+        new = LossyHandler("-", stream)
+        del old
+        gc.collect()
+        new.emit(record("gunicorn.error", "after the reload"))
+        new.close()
+        assert journal.recv(4096) == b"after the reload\n"
+
+
+def test_a_handler_on_a_plain_file_writes_where_the_process_writes(tmp_path: Path) -> None:
+    """`2>file` (no O_APPEND): lines the handler writes and lines written straight to the
+    descriptor (a traceback, onnxruntime's log) follow each other instead of overwriting."""
+    with open(tmp_path / "log", "w") as stream:
+        handler = LossyHandler("-", stream)
+        os.write(stream.fileno(), b"direct 1\n")
+        handler.emit(record("gunicorn.error", "handler"))
+        os.write(stream.fileno(), b"direct 2\n")
+        handler.close()
+    assert (tmp_path / "log").read_text() == "direct 1\nhandler\ndirect 2\n"

@@ -61,15 +61,13 @@ class LossyHandler(logging.Handler):
                 "msg": "cannot reopen log file %s (%s): writing on to the file opened before",
                 "args": (self.target, error.strerror)}))
             return
-        old, self._fd, self._socket = self._fd, fd, sock
-        os.close(old)
+        old = self._fd, self._socket
+        self._fd, self._socket = fd, sock
+        _release(*old)
 
     def close(self) -> None:
         """Close the handler's own descriptor."""
-        try:
-            os.close(self._fd)
-        except OSError:
-            pass
+        _release(self._fd, self._socket)
         super().close()
 
     def _open(self) -> tuple[int, socket.socket | None]:
@@ -80,12 +78,26 @@ class LossyHandler(logging.Handler):
                 return os.open(self.target, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC), None
             return os.open(self.target, _FLAGS | os.O_CREAT, 0o644), None
         fd = self.stream.fileno()
-        if stat.S_ISSOCK(os.fstat(fd).st_mode):  # journald: a socket, sent with MSG_DONTWAIT
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISSOCK(mode):  # journald: a socket, sent with MSG_DONTWAIT
             return (dup := os.dup(fd)), socket.socket(fileno=dup)
+        if stat.S_ISREG(mode):  # `2>file`: never blocks; share its offset with direct writes
+            return os.dup(fd), None
         try:  # a pipe, FIFO, file or terminal opened anew: a description of its own
             return os.open(f"/proc/self/fd/{fd}", _FLAGS), None
         except OSError:  # no /proc: the shared descriptor, whose writes may block
             return os.dup(fd), None
+
+
+def _release(fd: int, sock: socket.socket | None) -> None:
+    """Close a descriptor once: through its socket object when it has one (which owns it)."""
+    try:
+        if sock is not None:
+            sock.close()
+        else:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def dropped(logger: str) -> None:
