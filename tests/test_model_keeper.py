@@ -103,6 +103,18 @@ def test_the_check_runs_in_a_child_process(tmp_path: Path) -> None:
     assert not refused.ok and "known digits right" in refused.reason
 
 
+@pytest.mark.parametrize("answer", [b'{"ok": true, "na', b'{"ok": true, "colour": 1}', b"[1, 2]"])
+def test_a_check_that_answers_garbage_is_a_refusal(
+        answer: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child cut off mid-answer (an OOM kill) or answering nonsense: refused, never raised."""
+    def child(content: bytes, path: Path, options: object, write_end: int) -> None:
+        os.write(write_end, answer)
+        os._exit(0)
+    monkeypatch.setattr(forkcheck, "_run_child", child)
+    verdict = forkcheck.check_in_child(models.real(), tmp_path / "model.onnx")
+    assert not verdict.ok and "answered garbage" in verdict.reason
+
+
 def test_a_check_that_takes_too_long_is_killed(tmp_path: Path) -> None:
     verdict = forkcheck.check_in_child(models.real(), tmp_path / "model.onnx", timeout_s=0.001)
     assert not verdict.ok and "took over" in verdict.reason

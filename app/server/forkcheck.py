@@ -59,7 +59,10 @@ def check_in_child(content: bytes, path: Path, *, options: Options = DEFAULT_OPT
         return Verdict(False, f"checking model {path} took over {timeout_s:.0f} s")
     if not raw:
         return Verdict(False, f"the check of model {path} died ({status}) before answering")
-    return Verdict(**json.loads(raw))
+    try:
+        return Verdict(**json.loads(raw))
+    except (ValueError, TypeError):  # cut off mid-write (an OOM kill), or not a verdict
+        return Verdict(False, f"the check of model {path} answered garbage ({status})")
 
 
 def _run_child(content: bytes, path: Path, options: Options, write_end: int) -> None:

@@ -66,7 +66,12 @@ def on_starting(server: Any) -> None:
 
 def on_reload(server: Any) -> None:
     """HUP: check the model file again before the new workers start; never stop the server."""
-    _count_reload(getattr(server, _KEEPER).reload())
+    try:
+        outcome = getattr(server, _KEEPER).reload()
+    except Exception:  # a bug here must not end the master: the last good model serves on
+        server.log.exception("model reload failed; the last good model serves on")
+        outcome = "refused"
+    _count_reload(outcome)
 
 
 def pre_fork(server: Any, worker: Any) -> None:
@@ -134,5 +139,5 @@ def _count_reload(outcome: str | None) -> None:
             child = metrics.MODEL_RELOADS.labels(result)
             if result == outcome:
                 child.inc()
-    except OSError as error:  # the metrics directory is gone: the count is lost, not the server
+    except (OSError, ValueError) as error:  # a gone or broken metrics file: the count is lost
         logging.getLogger("gunicorn.error").warning("model reload count: %s", error)
