@@ -29,6 +29,7 @@ from app.inference.session import shrink_arena_options
 from app.web import memory
 from app.web.errors import ModelLoadError
 from app.web.errors import ModelUnavailableError
+from app.web.errors import WorkerTimeoutError
 
 KEY = "digitserve.model"
 INPUT_SHAPE = contract.LAYOUTS["nchw"]  # the service's own batches: (N, 1, 28, 28) in [0, 1]
@@ -186,6 +187,8 @@ class DigitClassifier:
         """One onnxruntime call; a failure is a 503 whose details go to the log only."""
         try:
             outputs = self._session.run(self._outputs, {self.info.input_name: feed})
+        except WorkerTimeoutError:  # Gunicorn's timeout, raised in here: not the model's fault
+            raise
         except Exception as exc:  # onnxruntime raises its own exception types
             # onnxruntime's text names graph nodes and internals: the log gets it, clients don't.
             raise ModelUnavailableError("inference failed; the server log has the details",

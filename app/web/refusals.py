@@ -20,10 +20,12 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.web import metrics
 from app.web import requestid
+from app.web.errors import WorkerTimeoutError
 
 # Gunicorn's parse errors and the status each one gets (the first match wins); any other
 # parse error is a 400. An error in a response the app made is the app's: a 500.
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (WorkerTimeoutError, 503),
     (http.InvalidResponseHeader, 500), (http.InvalidResponseHeaderName, 500),
     (http.LimitRequestLine, 414), (http.LimitRequestHeaders, 431),
     (http.UnsupportedTransferCoding, 501), (http.ExpectationFailed, 417),
@@ -40,6 +42,8 @@ def status_of(error: BaseException) -> int:
 
 def message_of(error: BaseException, status: int) -> str:
     """Say why, in one line (Gunicorn's own words for a parse error)."""
+    if isinstance(error, WorkerTimeoutError):
+        return error.message
     if status >= 500:
         return "The server failed to answer this request; its log has the details."
     detail = str(error).strip() or type(error).__name__
@@ -75,7 +79,8 @@ class JsonRefusals:
         if req is None and isinstance(exc, (http.InvalidHeader, http.InvalidHeaderName)):
             req = getattr(exc, "req", None)  # the request, parsed up to the refused header
         status = status_of(exc)
-        if status >= 500:
+        failed = status >= 500 and not isinstance(exc, WorkerTimeoutError)  # the app's own
+        if failed:
             self.log.exception("Error handling request %s", getattr(req, "uri", "(no URI read)"))
         else:
             self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
@@ -87,7 +92,7 @@ class JsonRefusals:
         if req is not None:
             self._log_access(req, client, addr, f"{status} {reason}", headers, len(body),
                              started)
-        if status < 500:  # an app failure is counted by the app's middleware already
+        if not failed:  # an app failure is counted by the app's middleware already
             _count(getattr(req, "method", None) or "", status)
         head = "".join(f"{name}: {value}\r\n" for name, value in headers)
         try:

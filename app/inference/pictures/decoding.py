@@ -25,6 +25,7 @@ from app.inference.pictures.errors import ImageTooLargeError
 from app.inference.pictures.headers import read_header
 from app.inference.pictures.layout import Header
 from app.inference.pictures.layout import check_exif
+from app.web.errors import WorkerTimeoutError
 
 WORK_SIDE = 1024  # larger pictures are reduced to this first: the digit ends up 20 px anyway
 FloatImage = npt.NDArray[np.float32]
@@ -67,6 +68,8 @@ def _read(stream: MeteredBytes, header: Header, max_pixels: int) -> FloatImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(f"The image is over the limit of {max_pixels:,} pixels "
                                  f"(MAX_IMAGE_PIXELS): {error}") from None
+    except WorkerTimeoutError:  # Gunicorn's timeout, raised in here: not the picture's fault
+        raise
     except Exception as error:  # Pillow raises many types for bad headers (SyntaxError, ...)
         raise BrokenImageError(f"The image's header is broken: {error}.") from None
     with image:
@@ -75,7 +78,7 @@ def _read(stream: MeteredBytes, header: Header, max_pixels: int) -> FloatImage:
             image.draft("L", _draft_box(width, height))  # a JPEG: decoded at 1/2 to 1/8 scale
             decoded = image.size[0] * image.size[1]
             grey = _decode(image) if decoded <= max_pixels else None
-        except ImageError:
+        except (ImageError, WorkerTimeoutError):
             raise
         except Exception as error:  # truncated or corrupt data: OSError, ValueError, ...
             raise BrokenImageError(
