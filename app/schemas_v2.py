@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
+from app.inference.tensors import SHAPES_TEXT
 from app.inference.v2framing import HEADER_LENGTH
 from app.schemas import InputSchema
 
@@ -49,10 +50,11 @@ class _Lenient(InputSchema):
 class RequestInputSchema(_Lenient):
     """One input tensor of an inference request."""
 
-    name = fields.String(required=True, metadata={"enum": ["image"]})
+    name = fields.String(required=True, metadata={
+        "description": "The model's input name, as GET /v2/models/{model_name} gives it."})
     shape = fields.List(fields.Integer(strict=True), required=True,
                         validate=validate.Length(min=2, max=4),
-                        metadata={"description": "[N, 1, 28, 28], [N, 28, 28] or [N, 784]."})
+                        metadata={"description": f"{SHAPES_TEXT}, whatever the model's own."})
     datatype = fields.String(required=True, metadata={"enum": ["FP32"]})
     parameters = parameters()
     data = fields.Raw(metadata=_DATA_DOC)

@@ -8,10 +8,12 @@ Metrics are kept in multiprocess mode, as under Gunicorn (in a temporary directo
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import io
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -21,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 # Before prometheus_client is imported: it picks its storage then.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="digitserve-bench-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a directory of our own, gone at exit
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="digitserve-bench-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402

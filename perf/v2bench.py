@@ -54,12 +54,13 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def write_bodies(images: np.ndarray, out: Path) -> list[Target]:
+def write_bodies(images: np.ndarray, out: Path, model: str = "digitserve-mnist-cnn",
+                 input_name: str = "image") -> list[Target]:
     """Write one request body per way in, for the same (N, 784) images; return the targets."""
     count = len(images)
     batch = orjson.dumps({"instances": images.tolist()})
     pixels = images.astype(np.float32)
-    tensor = {"name": "image", "shape": [count, 1, 28, 28], "datatype": "FP32"}
+    tensor = {"name": input_name, "shape": [count, 1, 28, 28], "datatype": "FP32"}
     header = orjson.dumps({"inputs": [{**tensor, "parameters": {
         "binary_data_size": pixels.nbytes}}], "parameters": {"binary_data_output": True}})
     as_json = orjson.dumps({"inputs": [{**tensor, "data": images.ravel().tolist()}]})
@@ -67,7 +68,7 @@ def write_bodies(images: np.ndarray, out: Path) -> list[Target]:
               "v2.json": as_json}
     for name, data in bodies.items():
         (out / name).write_bytes(data)
-    infer = "/v2/models/digitserve-mnist-cnn/infer"
+    infer = f"/v2/models/{model}/infer"
     return [Target(f"/predict/batch x{count}", "/predict/batch", out / "batch.json"),
             Target(f"v2 binary x{count}", infer, out / "v2-binary.bin",
                    "application/octet-stream", {HEADER: str(len(header))}),
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="digitserve-v2bench-") as tmp, \
             serving("digitserve", args.workers, Path(tmp)) as server:
-        targets = write_bodies(images, Path(tmp))
+        served = requests.get(server.url + "/model", timeout=10).json()
+        targets = write_bodies(images, Path(tmp), served["name"], served["contract"]["input"])
         check_answers(server.url, targets, labels)
         for round_no in range(1, args.rounds + 1):
             shift = (round_no - 1) % len(targets)  # no target always first or last

@@ -10,8 +10,10 @@ request, whatever else the machine does: (total(N2) - total(N1)) / (N2 - N1).
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -19,7 +21,9 @@ import time
 from pathlib import Path
 
 # Before prometheus_client is imported: metrics in multiprocess mode, as under Gunicorn.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="digitserve-bench-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a directory of our own, gone at exit
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="digitserve-bench-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 
 import gc  # noqa: E402
 

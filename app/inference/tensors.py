@@ -10,11 +10,11 @@ import numpy.typing as npt
 
 from app.fields import out_of_range
 from app.inference.contract import LAYOUTS
+from app.inference.contract import PIXELS
 from app.inference.model import INPUT_SHAPE
 
 FP32 = "FP32"
 INT64 = "INT64"
-PIXELS = 28 * 28
 # What follows N in an image tensor's shape: any layout a model may take (contract.py).
 IMAGE_SHAPES = tuple(LAYOUTS.values())
 SHAPES_TEXT = "[N, 1, 28, 28], [N, 28, 28], [N, 784] or [N, 28, 28, 1]"

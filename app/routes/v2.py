@@ -14,6 +14,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from app.inference import v2codec
 from app.inference import v2framing
+from app.inference.contract import CLASSES
 from app.inference.contract import LAYOUTS
 from app.inference.model import get_model
 from app.inference.tensors import FP32
@@ -139,7 +140,7 @@ def model_metadata() -> dict[str, Any]:
     layout = [-1, *LAYOUTS[model.contract.layout]]
     return {"name": model.info.name, "versions": [model.info.version], "platform": PLATFORM,
             "inputs": [{"name": model.contract.input_name, "datatype": FP32, "shape": layout}],
-            "outputs": [{"name": v2codec.PROBABILITIES, "datatype": FP32, "shape": [-1, 10]},
+            "outputs": [{"name": v2codec.PROBABILITIES, "datatype": FP32, "shape": [-1, CLASSES]},
                         {"name": v2codec.LABEL, "datatype": INT64, "shape": [-1]}]}
 
 

@@ -216,7 +216,7 @@ def scrape() -> Response:
         directory = MULTIPROC_DIR
         if not os.path.isdir(directory):  # removed under us: made again, for new samples
             try:
-                os.makedirs(directory)
+                os.makedirs(directory, exist_ok=True)
             except OSError as error:
                 raise ServiceUnavailable(f"Metrics are unavailable: their directory cannot be "
                                          f"made ({error.strerror}).") from None
