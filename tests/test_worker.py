@@ -7,11 +7,13 @@ import io
 import socket
 from types import SimpleNamespace
 
+import pytest
 from gunicorn.http.body import Body
 from gunicorn.http.body import ChunkedReader
 from gunicorn.http.body import LengthReader
 from gunicorn.http.unreader import IterUnreader
 
+from app.web.worker import heartbeat_every
 from app.web.worker import pending
 from app.web.worker import read_to_end
 
@@ -52,3 +54,10 @@ def test_pending_sees_unread_bytes_without_taking_them() -> None:
         assert ours.recv(100) == b"GET / HTTP/1.1\r\n"
         theirs.close()
         assert not pending(ours)  # the peer closed: nothing to protect
+
+
+def test_the_heartbeat_leaves_a_request_at_least_nine_tenths_of_the_timeout() -> None:
+    assert heartbeat_every(30) == 1.0
+    assert heartbeat_every(2) == pytest.approx(0.2)
+    assert heartbeat_every(1) == pytest.approx(0.1)
+    assert heartbeat_every(0) == 1.0  # no timeout: nobody reads the heartbeat

@@ -6,8 +6,10 @@ unread request bytes cannot make the kernel reset the connection and cut the res
 (2) touches its heartbeat file, and (3) sets flags the accepted socket already has. Here the
 worker closes at once when the request body was read to its end and nothing else is waiting
 in the socket (a reset is then impossible), and lingers exactly as Gunicorn does otherwise
-(an early 413, a chunked or pipelined request). The heartbeat is written at most once a
-second (the arbiter only needs one per timeout), and the flags are not set again. After a
+(an early 413, a chunked or pipelined request). The heartbeat is written at most every
+tenth of the timeout, and at most once a second (the arbiter needs one per timeout), so a
+request runs at least 90% of GUNICORN_TIMEOUT before it is stopped; the flags are not set
+again. After a
 large batch, a worker that has waited IDLE_S for its next connection gives the batch's memory
 back (app/web/memory.py).
 """
@@ -27,6 +29,7 @@ from app.web.errors import WorkerTimeoutError
 from app.web.refusals import JsonRefusals
 
 HEARTBEAT_EVERY_S = 1.0
+HEARTBEAT_SHARE = 0.1  # of the timeout: the most a request can lose of GUNICORN_TIMEOUT
 
 
 class SyncWorker(JsonRefusals, sync.SyncWorker):  # type: ignore[misc]
@@ -84,11 +87,16 @@ class SyncWorker(JsonRefusals, sync.SyncWorker):  # type: ignore[misc]
         return super().wait(timeout)
 
     def notify(self) -> None:
-        """Touch the heartbeat file at most once a second (it was once a request)."""
+        """Touch the heartbeat file at most once per heartbeat_every() (it was once a request)."""
         now = time.monotonic()
-        if now - self._last_notify >= HEARTBEAT_EVERY_S:
+        if now - self._last_notify >= heartbeat_every(self.cfg.timeout):
             self._last_notify = now
             super().notify()
+
+
+def heartbeat_every(timeout: float) -> float:
+    """Seconds between heartbeats for a worker timeout (0: no timeout, once a second)."""
+    return min(HEARTBEAT_EVERY_S, timeout * HEARTBEAT_SHARE) if timeout else HEARTBEAT_EVERY_S
 
 
 def read_to_end(req: Any) -> bool:
