@@ -238,9 +238,9 @@ def test_a_request_past_the_worker_timeout_gets_json_and_is_counted(
 
 def test_idle_workers_outlive_a_one_second_timeout(gunicorn: StartServer) -> None:
     """With GUNICORN_TIMEOUT=1 an idle worker still beats often enough not to be killed."""
-    server = gunicorn(GUNICORN_TIMEOUT="1", GUNICORN_WORKERS="2")
-    wait_ready(server)
+    server = started(gunicorn, GUNICORN_TIMEOUT="1")
     before = worker_pids(server)
+    assert len(before) == 2
     time.sleep(8)  # a heartbeat a second, as before, was killed here in one run of three
     wait_ready(server)
     assert "WORKER TIMEOUT" not in server.log_text()
