@@ -38,6 +38,10 @@ class SyncWorker(JsonRefusals, sync.SyncWorker):  # type: ignore[misc]
     _last_notify = 0.0
     _in_request = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._beat_every = heartbeat_every(self.cfg.timeout)
+
     def accept(self, listener: Any) -> None:
         """Accept a connection and answer it.
 
@@ -89,7 +93,7 @@ class SyncWorker(JsonRefusals, sync.SyncWorker):  # type: ignore[misc]
     def notify(self) -> None:
         """Touch the heartbeat file at most once per heartbeat_every() (it was once a request)."""
         now = time.monotonic()
-        if now - self._last_notify >= heartbeat_every(self.cfg.timeout):
+        if now - self._last_notify >= self._beat_every:
             self._last_notify = now
             super().notify()
 
