@@ -6,12 +6,11 @@ unread request bytes cannot make the kernel reset the connection and cut the res
 (2) touches its heartbeat file, and (3) sets flags the accepted socket already has. Here the
 worker closes at once when the request body was read to its end and nothing else is waiting
 in the socket (a reset is then impossible), and lingers exactly as Gunicorn does otherwise
-(an early 413, a chunked or pipelined request). The heartbeat is written at most every
-tenth of the timeout, and at most once a second (the arbiter needs one per timeout), so a
-request runs at least 90% of GUNICORN_TIMEOUT before it is stopped; the flags are not set
-again. After a
-large batch, a worker that has waited IDLE_S for its next connection gives the batch's memory
-back (app/web/memory.py).
+(an early 413, a chunked or pipelined request). The heartbeat is written no more often than
+once a second, or once a tenth of the timeout when that is shorter (the arbiter needs one
+per timeout), so a request runs at least 90% of GUNICORN_TIMEOUT before it is stopped; the
+flags are not set again. After a large batch, a worker that has waited IDLE_S for its next
+connection gives the batch's memory back (app/web/memory.py).
 """
 
 from __future__ import annotations
